@@ -1,0 +1,115 @@
+"""The `timebridge` command: run flows, status, serve deployments, the sandbox, the demo, database upgrades."""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry (and no network here)
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from flows.console import counts_table, print_issues  # noqa: E402
+from models.settings import get_settings  # noqa: E402
+
+app = typer.Typer(help="Keeps projects and hours consistent across MOCO, awork and Upwork.", no_args_is_help=True)
+run_app = typer.Typer(help="Run a flow now, in this process (Prefect's local API unless PREFECT_API_URL is set).")
+db_app = typer.Typer(help="The store's schema.")
+app.add_typer(run_app, name="run")
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@run_app.command("import-moco-projects")
+def run_import_moco_projects(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan only; change nothing."),
+) -> None:
+    """MOCO projects flagged for sync become awork projects (customer, template, task list MOCO, tasks)."""
+    from flows.import_moco_projects import import_moco_projects
+
+    try:
+        summary = import_moco_projects(dry_run=dry_run)
+    except Exception as error:  # the run is recorded as failed; say why and exit non-zero
+        console.print(f"[red]import-moco-projects failed:[/] {error}")
+        raise typer.Exit(1) from error
+    counts = summary.planned if dry_run else summary.counts()
+    console.print(counts_table(f"import-moco-projects: {summary.status}", counts))
+    print_issues(console, summary.issues)
+
+
+@app.command()
+def status() -> None:
+    """Last runs, cursors and open sync issues from the store."""
+    from models.store import open_store
+
+    store = open_store(get_settings().database_url)
+    runs = Table(title="last runs")
+    for column in ("flow", "started (UTC)", "status", "dry run", "summary"):
+        runs.add_column(column)
+    for run in store.recent_runs(10):
+        summary = ", ".join(f"{k}={v}" for k, v in run.summary.items() if v)
+        runs.add_row(run.flow, f"{run.started_at:%Y-%m-%d %H:%M}", run.status, "yes" if run.dry_run else "", summary)
+    console.print(runs)
+    cursors = store.cursors()
+    if cursors:
+        console.print(counts_table("cursors", {c.name: c.value.isoformat() for c in cursors}))  # type: ignore[dict-item]
+    issues = store.open_issues()
+    console.print(f"{len(issues)} open sync issue(s)")
+    for issue in issues:
+        since = f"{issue.first_seen:%Y-%m-%d}"
+        console.print(f"  [yellow]{issue.flow}[/] {issue.kind} ({issue.object_ref}, since {since}): {issue.message}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's tables to the latest schema."""
+    from models.migrate import upgrade
+    from models.store import engine_for
+
+    url = get_settings().database_url
+    upgrade(engine_for(url))
+    console.print(f"store at {engine_for(url).url.render_as_string(hide_password=True)} is up to date")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the deployments of prefect.yaml in this process with their schedules (needs `prefect server start`
+    and PREFECT_API_URL: the ephemeral API never schedules)."""
+    from prefect import serve as prefect_serve
+
+    from flows.deployments import deployments
+
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print("[yellow]PREFECT_API_URL is not set: schedules need a running `prefect server start`.[/]")
+    prefect_serve(*deployments(), limit=4)
+
+
+@app.command()
+def sandbox(
+    moco_port: int = typer.Option(8801, help="Port of the MOCO simulator."),
+    awork_port: int = typer.Option(8802, help="Port of the awork simulator."),
+    rate_limits: bool = typer.Option(True, help="Enforce the APIs' documented rate limits."),
+) -> None:
+    """Serve the simulators on loopback with demo data, until interrupted."""
+    from sandbox.demo import start_sandbox
+
+    with start_sandbox(moco_port=moco_port, awork_port=awork_port, rate_limits=rate_limits) as sims:
+        console.print("Simulators are running. Point timebridge at them with:")
+        for name, value in sims.environment().items():
+            console.print(f"  export {name}={value}")
+        console.print("Ctrl-C stops them.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def demo() -> None:
+    """Start the simulators with demo data, run the flows end to end, and print what they did."""
+    from sandbox.demo import run_demo
+
+    run_demo(console)

@@ -1,0 +1,185 @@
+"""awork API v1: typed models and the client. All HTTP concerns live in `connectors.http`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connectors.http import ApiClient, RateLimit, build_client, paginate_page_size
+from models.settings import Settings, retry_policy
+
+PAGE_SIZE = 1000  # awork's maximum page size
+
+
+class AworkModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class AworkCompany(AworkModel):
+    id: str
+    name: str
+
+
+class AworkProjectTemplate(AworkModel):
+    id: str
+    name: str
+
+
+class AworkProject(AworkModel):
+    id: str
+    name: str
+    project_key: str | None = Field(default=None, alias="projectKey")
+    start_date: datetime | None = Field(default=None, alias="startDate")
+    due_date: datetime | None = Field(default=None, alias="dueDate")
+    company_id: str | None = Field(default=None, alias="companyId")
+    template_id: str | None = Field(default=None, alias="createdByProjectTemplateId")
+
+
+class AworkTaskList(AworkModel):
+    id: str
+    name: str
+
+
+class AworkTaskListRef(AworkModel):
+    id: str
+
+
+class AworkTask(AworkModel):
+    id: str
+    name: str
+    lists: list[AworkTaskListRef] = Field(default_factory=list)
+    description: str | None = None
+    is_prio: bool | None = Field(default=None, alias="isPrio")
+    start_on: str | None = Field(default=None, alias="startOn")
+    due_on: str | None = Field(default=None, alias="dueOn")
+    lane_order: int | None = Field(default=None, alias="laneOrder")
+    planned_duration: int | None = Field(default=None, alias="plannedDuration")
+
+    def form(self, **changes: Any) -> dict[str, Any]:
+        """The task's GeneralTaskForm (PUT replaces every field, so unchanged ones are sent back as they are)."""
+        fields = ("name", "description", "is_prio", "start_on", "due_on", "lane_order", "planned_duration")
+        current = self.model_dump(include=set(fields), by_alias=True)
+        return {**current, **{AworkTask.model_fields[k].alias or k: v for k, v in changes.items()}}
+
+
+class AworkProjectForm(AworkModel):
+    """What we set on an awork project (ExtendedProjectForm / ProjectPutForm)."""
+
+    name: str
+    project_key: str | None = Field(default=None, alias="projectKey")
+    start_date: date | None = Field(default=None, alias="startDate")
+    due_date: date | None = Field(default=None, alias="dueDate")
+    company_id: str | None = Field(default=None, alias="companyId")
+    template_id: str | None = Field(default=None, alias="projectTemplateId")
+
+    def body(self, *, for_update: bool = False) -> dict[str, Any]:
+        """The JSON body: dates as UTC midnights; key and template only on create (the PUT form has neither)."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "startDate": _midnight(self.start_date),
+            "dueDate": _midnight(self.due_date),
+            "companyId": self.company_id,
+        }
+        if not for_update:
+            body["projectKey"] = self.project_key
+            if self.template_id:
+                body["projectTemplateId"] = self.template_id
+        return body
+
+
+def _midnight(day: date | None) -> str | None:
+    return datetime.combine(day, time()).strftime("%Y-%m-%dT%H:%M:%SZ") if day else None
+
+
+def odata_string(value: str) -> str:
+    """A string literal for a `filterby` expression."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class AworkClient:
+    """awork API v1. One instance per task; `http.requests` counts the HTTP requests sent."""
+
+    def __init__(self, http: ApiClient) -> None:
+        self.http = http
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> AworkClient:
+        http = build_client(
+            "awork",
+            settings.awork_base_url,
+            {"Authorization": SecretStr(f"Bearer {settings.awork_api_key.get_secret_value()}")},
+            limits=[
+                RateLimit(settings.awork_rate_limit_per_second, 1.0),
+                RateLimit(settings.awork_rate_limit_per_minute, 60.0),
+            ],
+            limiter_key=settings.awork_api_key,
+            timeout=settings.http_timeout_seconds,
+            retry=retry_policy(settings),
+            **overrides,
+        )
+        return cls(http)
+
+    def _list(self, path: str, filterby: str | None = None) -> Iterator[Any]:
+        params = {"filterby": filterby} if filterby else {}
+        return paginate_page_size(self.http, path, params, PAGE_SIZE)
+
+    # templates and companies ---------------------------------------------------------------------------------
+    def project_templates(self) -> list[AworkProjectTemplate]:
+        return [AworkProjectTemplate.model_validate(item) for item in self._list("projecttemplates")]
+
+    def companies(self) -> list[AworkCompany]:
+        return [AworkCompany.model_validate(item) for item in self._list("companies")]
+
+    def create_company(self, name: str) -> AworkCompany:
+        return AworkCompany.model_validate(self.http.request("POST", "companies", json={"name": name}).json())
+
+    def companies_named(self, name: str) -> list[AworkCompany]:
+        """Companies whose name equals `name`, ignoring case."""
+        expr = f"tolower(name) eq {odata_string(name.lower())}"
+        return [AworkCompany.model_validate(item) for item in self._list("companies", expr)]
+
+    # projects --------------------------------------------------------------------------------------------------
+    def project(self, project_id: str) -> AworkProject:
+        return AworkProject.model_validate(self.http.get(f"projects/{project_id}"))
+
+    def projects(self) -> list[AworkProject]:
+        return [AworkProject.model_validate(item) for item in self._list("projects")]
+
+    def projects_with_key(self, project_key: str) -> list[AworkProject]:
+        expr = f"projectKey eq {odata_string(project_key)}"
+        return [AworkProject.model_validate(item) for item in self._list("projects", expr)]
+
+    def create_project(self, form: AworkProjectForm) -> AworkProject:
+        response = self.http.request("POST", "projects", json=form.body())
+        return AworkProject.model_validate(response.json())
+
+    def update_project(self, project_id: str, form: AworkProjectForm) -> AworkProject:
+        response = self.http.request("PUT", f"projects/{project_id}", json=form.body(for_update=True))
+        return AworkProject.model_validate(response.json())
+
+    # task lists and tasks --------------------------------------------------------------------------------------
+    def task_lists(self, project_id: str) -> list[AworkTaskList]:
+        return [AworkTaskList.model_validate(item) for item in self._list(f"projects/{project_id}/tasklists")]
+
+    def create_task_list(self, project_id: str, name: str) -> AworkTaskList:
+        response = self.http.request("POST", f"projects/{project_id}/tasklists", json={"name": name})
+        return AworkTaskList.model_validate(response.json())
+
+    def project_tasks(self, project_id: str) -> list[AworkTask]:
+        return [AworkTask.model_validate(item) for item in self._list(f"projects/{project_id}/projecttasks")]
+
+    def create_task(self, project_id: str, name: str, task_list_id: str, order: float) -> AworkTask:
+        body = {
+            "baseType": "projecttask",
+            "entityId": project_id,
+            "name": name,
+            "lists": [{"id": task_list_id, "order": order}],
+        }
+        return AworkTask.model_validate(self.http.request("POST", "tasks", json=body).json())
+
+    def rename_task(self, task: AworkTask, name: str) -> AworkTask:
+        response = self.http.request("PUT", f"tasks/{task.id}", json=task.form(name=name))
+        return AworkTask.model_validate(response.json())

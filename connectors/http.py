@@ -1,0 +1,360 @@
+"""The one place for HTTP: client setup, auth, timeouts, retries, rate limits, pagination and typed errors.
+
+Every connector gets its `ApiClient` from `build_client`. Retries (tenacity) cover transport errors, 429 (never
+sooner than `Retry-After` / `ratelimit-reset` says) and 5xx, with exponential backoff and jitter. A POST is only
+retried when the server cannot have acted on it (connection refused, 429, 503); otherwise the error is raised as
+`AmbiguousWriteError` and the caller looks the object up before trying again (see `tasks.idempotent`).
+A token bucket per API and key keeps us inside the documented rate limit. Secrets live only in the client's
+default headers: they never appear in errors, reprs or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+log = logging.getLogger(__name__)
+
+NOT_PROCESSED_STATUSES = frozenset({429, 503})  # the server did not act on the request: safe to send again
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"})
+
+
+# --- errors -----------------------------------------------------------------------------------------------------
+class ApiError(Exception):
+    """A failed API call, carrying the API's own message (never request headers or secrets)."""
+
+    def __init__(self, api: str, method: str, url: str, status: int | None, message: str) -> None:
+        self.api, self.method, self.url, self.status, self.message = api, method, url, status, message
+        where = f"{api} {method} {url}"
+        super().__init__(f"{where} failed with {status}: {message}" if status else f"{where} failed: {message}")
+
+
+class TransientApiError(ApiError):
+    """Worth retrying: rate limited, server error, network trouble."""
+
+    retry_after: float | None = None
+
+
+class RateLimitedError(TransientApiError):
+    def __init__(self, *args: Any, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+
+class ServerError(TransientApiError):
+    pass
+
+
+class NetworkError(TransientApiError):
+    pass
+
+
+class AmbiguousWriteError(ApiError):
+    """A non-idempotent write failed in a way that leaves open whether the server acted on it."""
+
+
+class ClientError(ApiError):
+    """The API refused the request (4xx): retrying the same request will not help."""
+
+
+class NotFoundError(ClientError):
+    pass
+
+
+class AuthError(ClientError):
+    pass
+
+
+class ValidationFailedError(ClientError):
+    """400/422: the API rejected the payload; the message says why."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether an error is worth retrying (used by tenacity here and by Prefect task retry conditions)."""
+    return isinstance(error, TransientApiError)
+
+
+# --- rate limiting ----------------------------------------------------------------------------------------------
+class TokenBucket:
+    """Allows a burst of `capacity` requests, then `rate` per second."""
+
+    def __init__(
+        self,
+        capacity: float,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.capacity, self.rate = capacity, rate
+        self._tokens = capacity
+        self._clock, self._sleep = clock, sleep
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is there; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1  # reserve our token now, so concurrent callers queue up behind us
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` requests in any `window` seconds, as an API documents it."""
+
+    limit: int
+    window: float
+
+    def bucket(self) -> TokenBucket:
+        """A bucket that can never exceed the limit in any window: burst + rate * window <= limit."""
+        capacity = max(1, self.limit // 12)
+        return TokenBucket(capacity, (self.limit - capacity) / self.window)
+
+
+class RateLimiter:
+    """All of an API's limits at once (e.g. awork: 50 per second and 1000 per minute)."""
+
+    def __init__(self, limits: Sequence[RateLimit]) -> None:
+        self._buckets = [limit.bucket() for limit in limits]
+
+    def acquire(self) -> float:
+        return sum(bucket.acquire() for bucket in self._buckets)
+
+
+_limiters: dict[tuple[str, str, tuple[RateLimit, ...]], RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(api: str, secret: SecretStr, limits: Sequence[RateLimit]) -> RateLimiter:
+    """One limiter per API, key and limits in this process, shared by all clients and threads using that key."""
+    fingerprint = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()[:16]
+    key = (api, fingerprint, tuple(limits))
+    with _limiters_lock:
+        if key not in _limiters:
+            _limiters[key] = RateLimiter(limits)
+        return _limiters[key]
+
+
+# --- the client ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_max: float = 300.0  # the longest wait a server may ask of us
+    sleep: Callable[[float], None] = time.sleep
+
+    def wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, never shorter than what the server asked for."""
+        backoff = min(self.backoff_max, self.backoff * 2 ** (state.attempt_number - 1))
+        backoff *= random.uniform(0.5, 1.0)
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None) or 0.0
+        return max(backoff, min(asked, self.retry_after_max))
+
+
+class ApiClient:
+    """An httpx client for one API with retries, rate limiting and typed errors. Counts its requests."""
+
+    def __init__(
+        self,
+        api: str,
+        http: httpx.Client,
+        limiter: RateLimiter | None,
+        retry: RetryPolicy,
+        error_message: Callable[[httpx.Response], str],
+    ) -> None:
+        self.api = api
+        self._http = http
+        self._limiter = limiter
+        self._retry = retry
+        self._error_message = error_message
+        self.requests = 0  # HTTP requests actually sent, retries included
+        self.writes = 0
+        self._count_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ApiClient({self.api!r}, base_url={str(self._http.base_url)!r})"
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request with retries; return the successful response or raise a typed `ApiError`."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=self._retry.wait,
+            retry=retry_if_exception(is_transient),
+            sleep=self._retry.sleep,
+            reraise=True,
+        )
+        return retrying(self._send_once, method, url, params, json, headers)
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and decode the JSON body."""
+        return self.request("GET", url, params=params).json()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        if self._limiter:
+            self._limiter.acquire()
+        with self._count_lock:
+            self.requests += 1
+            self.writes += method not in ("GET", "HEAD")
+        safe_to_repeat = method in IDEMPOTENT_METHODS
+        try:
+            response = self._http.request(method, url, params=params, json=json, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NetworkError(self.api, method, url, None, type(exc).__name__) from exc
+        except httpx.TransportError as exc:  # sent, but no (complete) answer
+            if safe_to_repeat:
+                raise NetworkError(self.api, method, url, None, type(exc).__name__) from exc
+            raise AmbiguousWriteError(self.api, method, url, None, type(exc).__name__) from exc
+        if response.is_success:
+            return response
+        raise self._error(method, url, response, safe_to_repeat)
+
+    def _error(self, method: str, url: str, response: httpx.Response, safe_to_repeat: bool) -> ApiError:
+        status = response.status_code
+        message = self._error_message(response)
+        path = response.request.url.path
+        if status == 429:
+            return RateLimitedError(self.api, method, path, status, message, retry_after=retry_after(response))
+        if status >= 500:
+            if safe_to_repeat or status in NOT_PROCESSED_STATUSES:
+                return ServerError(self.api, method, path, status, message)
+            return AmbiguousWriteError(self.api, method, path, status, message)
+        if status == 404:
+            return NotFoundError(self.api, method, path, status, message)
+        if status in (401, 403):
+            return AuthError(self.api, method, path, status, message)
+        if status in (400, 422):
+            return ValidationFailedError(self.api, method, path, status, message)
+        return ClientError(self.api, method, path, status, message)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asks us to wait: `Retry-After` (MOCO and most APIs) or `ratelimit-reset` (awork)."""
+    for header in ("retry-after", "ratelimit-reset", "x-ratelimit-reset"):
+        value = response.headers.get(header)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return None
+
+
+def build_client(
+    api: str,
+    base_url: str,
+    auth_headers: Mapping[str, SecretStr],
+    *,
+    limits: Sequence[RateLimit] = (),
+    limiter_key: SecretStr | None = None,
+    timeout: float = 30.0,
+    retry: RetryPolicy | None = None,
+    error_message: Callable[[httpx.Response], str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> ApiClient:
+    """The client factory every connector uses: auth headers, explicit timeouts, retries, rate limit."""
+    if not base_url:
+        raise ValueError(f"no base URL configured for {api}; set TIMEBRIDGE_{api.upper()}_BASE_URL")
+    headers = {name: value.get_secret_value() for name, value in auth_headers.items()}
+    headers.update({"Accept": "application/json", "User-Agent": "timebridge/0.1"})
+    http = httpx.Client(
+        base_url=base_url.rstrip("/") + "/",
+        headers=headers,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        transport=transport,
+    )
+    limiter = shared_limiter(api, limiter_key or SecretStr(base_url), limits) if limits else None
+    return ApiClient(api, http, limiter, retry or RetryPolicy(), error_message or default_error_message)
+
+
+def default_error_message(response: httpx.Response) -> str:
+    """The API's own message: `message`, `errors` or `description` fields of a JSON body, else the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("message", "description", "errors", "error"):
+            if body.get(key):
+                detail = body[key]
+                extra = body.get("validationErrors")
+                text = detail if isinstance(detail, str) else _flatten(detail)
+                return f"{text} ({_flatten(extra)})" if extra else text
+    return str(body)[:300]
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_flatten(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_flatten(v) for v in value)
+    return str(value)
+
+
+# --- pagination ---------------------------------------------------------------------------------------------------
+def paginate_link_header(client: ApiClient, path: str, params: Mapping[str, Any], per_page: int) -> Iterator[Any]:
+    """Items of a list that pages with `page`/`per_page` and a `Link: <...>; rel="next"` header (MOCO)."""
+    response = client.request("GET", path, params={**params, "per_page": per_page, "page": 1})
+    while True:
+        yield from response.json()
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            return
+        response = client.request("GET", next_url)
+
+
+def paginate_page_size(
+    client: ApiClient, path: str, params: Mapping[str, Any], page_size: int, total_header: str = "aw-totalitems"
+) -> Iterator[Any]:
+    """Items of a list that pages with `page`/`pageSize` and reports the total in a header (awork)."""
+    page = 1
+    while True:
+        response = client.request("GET", path, params={**params, "page": page, "pageSize": page_size})
+        items = response.json()
+        yield from items
+        total = response.headers.get(total_header)
+        seen = (page - 1) * page_size + len(items)
+        if len(items) < page_size or (total is not None and seen >= int(total)):
+            return
+        page += 1

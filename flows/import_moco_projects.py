@@ -1,0 +1,92 @@
+"""Flow "import MOCO projects": MOCO projects flagged for sync become awork projects with their tasks."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from models.plans import ImportPlan, ImportResult
+from models.settings import get_settings
+from models.store import Store, open_store
+from tasks.import_projects import (
+    apply_project_batch,
+    ensure_companies,
+    import_names,
+    read_awork_project_keys,
+    read_awork_templates,
+    read_moco_projects,
+)
+from tasks.project_rules import batches, plan_import
+from tasks.runs import finish_run, publish_run
+
+FLOW_NAME = "import-moco-projects"
+
+
+class ImportSummary(ImportResult):
+    """The flow's return value: what was planned and done, and how the run ended."""
+
+    status: str = "completed"
+    dry_run: bool = False
+    planned: dict[str, int] = {}
+
+
+@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)
+def import_moco_projects(dry_run: bool = False) -> ImportSummary:
+    """Create or link an awork project for every MOCO project flagged for sync, with its customer, template and
+    tasks (task list `MOCO`), write the awork link back to MOCO, and follow later MOCO changes.
+
+    With `dry_run` the run stops after the plan and publishes it."""
+    settings = get_settings()
+    store = open_store(settings.database_url)
+    run_id = store.start_run(FLOW_NAME, dry_run=dry_run)
+    try:
+        plan = plan_run(store)
+        if dry_run:
+            summary = ImportSummary(dry_run=True, planned=plan.counts(), issues=plan.issues)
+        else:
+            summary = apply_plan(plan)
+    except BaseException:
+        finish_run(store, run_id, FLOW_NAME, {}, [], None, failed=True)
+        raise
+    counts = summary.planned if dry_run else summary.counts()
+    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, plan.checked_refs)
+    publish_run(FLOW_NAME, counts, summary.issues, summary.status)
+    get_run_logger().info("%s: %s", summary.status, counts)
+    return summary
+
+
+def plan_run(store: Store) -> ImportPlan:
+    """Read both sides and the store's links, and compute the plan."""
+    settings = get_settings()
+    projects = read_moco_projects()
+    templates = read_awork_templates()
+    return plan_import(
+        projects,
+        templates,
+        store.links("project"),
+        store.links("task"),
+        store.links("task_list"),
+        import_names(settings),
+        settings.awork_app_url,
+    )
+
+
+def apply_plan(plan: ImportPlan) -> ImportSummary:
+    """Ensure the companies, then apply the projects in batches (bounded parallelism)."""
+    settings = get_settings()
+    total = ImportResult(issues=list(plan.issues))
+    if plan.projects:
+        customers = {p.draft.customer.moco_id: p.draft.customer for p in plan.projects}
+        company_ids, companies = ensure_companies(list(customers.values()))
+        total = total.merge(companies)
+        creating = any(p.steps.create_project for p in plan.projects)
+        awork_by_key = read_awork_project_keys() if creating else {}
+        futures = [
+            apply_project_batch.submit(batch, company_ids, awork_by_key)
+            for batch in batches(plan.projects, settings.import_batch_size)
+        ]
+        wait(futures)  # let every batch finish (and commit its links) before a failed one fails the run
+        for future in futures:
+            total = total.merge(future.result())
+    return ImportSummary(**total.model_dump(), planned=plan.counts())

@@ -1,0 +1,133 @@
+"""Plans: data that says what a run will do and why (computed by pure functions, applied by tasks)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from models.store import IssueDraft
+
+
+def content_hash(*parts: Any) -> str:
+    """A stable hash of the source fields we write (an unchanged hash means no write)."""
+    payload = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class CustomerRef(BaseModel):
+    moco_id: int
+    name: str
+
+
+class TaskDraft(BaseModel):
+    """A MOCO task as it should be in awork."""
+
+    moco_id: int
+    name: str
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.name)
+
+
+class ProjectDraft(BaseModel):
+    """A MOCO project in scope, as it should be in awork."""
+
+    moco_id: int
+    identifier: str
+    project_key: str
+    name: str
+    start_date: date | None = None
+    due_date: date | None = None
+    customer: CustomerRef
+    template_id: str | None = None
+    template_name: str | None = None
+    linked_awork_id: str | None = None  # from the MOCO field `awork Projekt` (pre-filled or written back)
+    moco_link_value: str | None = None  # the field's current value, to know whether to write it back
+    tasks: list[TaskDraft] = Field(default_factory=list)
+
+    @property
+    def hash(self) -> str:
+        """Hash of the project-level fields (tasks have their own links and hashes)."""
+        return content_hash(self.name, self.start_date, self.due_date, self.customer.moco_id)
+
+
+class ProjectSteps(BaseModel):
+    """What applying one project does, given the store's links."""
+
+    awork_project_id: str | None = None  # known from the store or the MOCO field; None = create or adopt
+    create_project: bool = False
+    link_existing: bool = False  # a pre-filled `awork Projekt` link not yet in the store
+    update_project: bool = False
+    write_back_link: bool = False
+    ensure_task_list: bool = False  # find or create the task list `MOCO`
+    create_tasks: list[TaskDraft] = Field(default_factory=list)
+    rename_tasks: list[TaskDraft] = Field(default_factory=list)
+
+    @property
+    def is_noop(self) -> bool:
+        return not (
+            self.create_project
+            or self.link_existing
+            or self.update_project
+            or self.write_back_link
+            or self.ensure_task_list
+            or self.create_tasks
+            or self.rename_tasks
+        )
+
+
+class PlannedProject(BaseModel):
+    draft: ProjectDraft
+    steps: ProjectSteps
+
+
+class ImportPlan(BaseModel):
+    """The import run's plan: projects with work to do, how many are unchanged, and the skipped ones."""
+
+    projects: list[PlannedProject] = Field(default_factory=list)
+    unchanged: int = 0
+    issues: list[IssueDraft] = Field(default_factory=list)
+    checked_refs: list[str] = Field(default_factory=list)  # every object the plan looked at (issue resolution)
+
+    def counts(self) -> dict[str, int]:
+        steps = [p.steps for p in self.projects]
+        return {
+            "projects in scope": len(self.projects) + self.unchanged + len(self.issues),
+            "projects to create": sum(s.create_project for s in steps),
+            "projects to link": sum(s.link_existing for s in steps),
+            "projects to update": sum(s.update_project for s in steps),
+            "links to write back": sum(s.write_back_link for s in steps),
+            "tasks to create": sum(len(s.create_tasks) for s in steps),
+            "tasks to rename": sum(len(s.rename_tasks) for s in steps),
+            "unchanged": self.unchanged,
+            "sync issues": len(self.issues),
+        }
+
+
+class ImportResult(BaseModel):
+    """What applying (part of) an import plan did."""
+
+    projects_created: int = 0
+    projects_linked: int = 0
+    projects_updated: int = 0
+    links_written_back: int = 0
+    companies_created: int = 0
+    task_lists_created: int = 0
+    tasks_created: int = 0
+    tasks_renamed: int = 0
+    issues: list[IssueDraft] = Field(default_factory=list)
+    created: list[str] = Field(default_factory=list)  # human-readable lines of what was created
+
+    def merge(self, other: ImportResult) -> ImportResult:
+        merged = self.model_dump()
+        for key, value in other.model_dump().items():
+            merged[key] = merged[key] + value
+        return ImportResult.model_validate(merged)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in self.model_dump().items() if isinstance(v, int)}

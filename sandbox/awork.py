@@ -1,0 +1,1051 @@
+"""Simulator of the awork REST API v1 (`/api/v1`): users, project templates, companies, projects, task lists,
+project tasks and types of work, following `../shared/api/awork.md` and the official OpenAPI spec.
+
+Conventions of the real API kept here: `Authorization: Bearer <api key>` (else 401 `unauthorized`); every answer
+carries a `Trace-Id` header; errors are `ErrorResponse` bodies with awork's codes; lists are bare JSON arrays paged
+by `page`/`pageSize` with `aw-page`, `aw-pagesize`, `aw-items`, `aw-totalitems` headers and filtered and ordered
+by `filterby`/`orderby` (see `sandbox.odata`); ids are lower-case GUIDs; timestamps are ISO-8601 UTC with `Z`;
+`updatedOn` and `resourceVersion` (.NET ticks of `updatedOn`) grow on every change; 429 answers carry the
+documented `ratelimit-*` and `x-ratelimit-*` headers.
+
+Where the docs are silent we chose (each also noted where it is implemented):
+- Default `pageSize` is 10 (the spec's default; the prose docs say 1000); values above 1000 are clamped to 1000,
+  values below 1 to 1, a `page` below 1 means 1. Query-parameter names are case-insensitive (`filterBy` works).
+- Request bodies: JSON property names are case-insensitive and unknown properties are ignored (ASP.NET
+  defaults); a required string must not be empty. A reference to a missing entity inside a body (`companyId`,
+  `projectTemplateId`, `entityId`, `lists[].id`, ...) is 400 `validation-failed` naming the property, because the
+  spec declares no 404 for those operations; a missing entity in the path is 404 `not-found`.
+- PUT replaces the whole form: a property left out is reset to its default (null, false or 0).
+- Project keys: `POST /projects` accepts 1-32 letters, digits, `-`, `_` and upper-cases them; the spec's
+  `POST /projects/{id}/setprojectkey` (the only way to change a key; `ProjectPutForm` has no `projectKey`)
+  accepts only `A-Z`, `0-9`, `-`, as its description says. A key generated from a name is the initials of its
+  first four words (the first four characters of a one-word name), with `-2`, `-3`, ... appended when taken.
+- A new project is in the workspace's "In progress" status; without a template or an explicit value,
+  `isBillableByDefault` follows the template rule 'auto' (true when the project has a company); an explicit
+  value wins over the template's. Every project gets the task statuses "To do", "In progress" and "Done".
+- Task lists nested in a task (`TaskOrderList`) carry null planned durations; `GET` on a task list sums them.
+- No time entries, members, project types, workflows or public templates are simulated; ids of those are
+  rejected as unknown references.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from types import MappingProxyType
+from typing import Any
+
+from sandbox.core import SimError, SimRequest, SimResponse, Simulator, SlidingWindowLimit, paginate, route
+from sandbox.odata import ODataError, compile_filter, compile_order
+
+Row = dict[str, Any]  # a stored entity: its JSON fields, plus internal fields whose names start with "_"
+
+DOCS_LINK = "https://developers.awork.com/#response-types"
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 1000
+CREATE_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+SET_KEY = re.compile(r"[A-Z0-9-]{1,32}")
+_TICKS_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+_NO_LISTS: Mapping[str, Sequence[str]] = MappingProxyType({})
+_ERROR_CODES = {
+    400: "invalid-model",
+    401: "unauthorized",
+    404: "not-found",
+    409: "concurrency-violation",
+    413: "request-body-too-large",
+    429: "too-many-requests",  # not in awork's list of codes; the docs show no 429 body
+}
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+def error(status: int, code: str, description: str, *, details: Sequence[str] = (), **extra: Any) -> SimError:
+    """An awork `ErrorResponse` answer with a fresh trace id."""
+    body = {"code": code, "description": description, "link": DOCS_LINK, "traceId": uuid.uuid4().hex, **extra}
+    if details:
+        body["details"] = list(details)
+    return SimError(status, body)
+
+
+def validation_failed(*problems: tuple[str, str]) -> SimError:
+    """400 `validation-failed` with one `{property, message}` per problem."""
+    return error(
+        400,
+        "validation-failed",
+        "The model sent in the request is invalid. See the validation errors for details.",
+        validationErrors=[{"property": prop, "message": message} for prop, message in problems],
+    )
+
+
+def not_found(what: str, entity_id: str) -> SimError:
+    return error(
+        404, "not-found", f"The {what} was not found.", details=[f"No {what} with the id '{entity_id}' exists."]
+    )
+
+
+# --- request forms ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """One property of a request form: its JSON type (the spec's type or format), constraints and default."""
+
+    kind: str  # string | uuid | date-time | date | boolean | integer | number | array
+    required: bool = False
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+    def problem(self, label: str, value: Any) -> str | None:
+        """Why `value` does not fit, as an awork-style validation message; None if it fits."""
+        if value is None or (self.required and isinstance(value, str) and not value.strip()):
+            return f"'{label}' must not be empty." if self.required else None
+        if not _KINDS[self.kind](value):
+            return f"'{label}' is not a valid {self.kind}."
+        if self.max_length is not None and len(value) > self.max_length:
+            return f"The length of '{label}' must be {self.max_length} characters or fewer. You entered {len(value)}."
+        if self.choices and value not in self.choices:
+            return f"'{label}' must be one of: {', '.join(self.choices)}."
+        return None
+
+    def normalize(self, value: Any) -> Any:
+        """The stored form of a valid value: GUIDs lower-cased, date-times as UTC with `Z`, null as the default."""
+        if value is None:
+            return self.default
+        if self.kind == "uuid":
+            return str(uuid.UUID(value))
+        if self.kind == "date-time":
+            return _iso(_parse_instant(value))
+        return value
+
+
+def _parse_instant(text: str) -> datetime:
+    """A UTC instant from ISO-8601 text; text without an offset is taken as UTC."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _parses(parse: Callable[[str], Any]) -> Callable[[Any], bool]:
+    def fits(value: Any) -> bool:
+        try:
+            parse(value)
+        except (TypeError, ValueError, AttributeError):
+            return False
+        return isinstance(value, str)
+
+    return fits
+
+
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "uuid": _parses(uuid.UUID),
+    "date-time": _parses(_parse_instant),
+    "date": _parses(date.fromisoformat),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    "array": lambda value: isinstance(value, list),
+}
+
+Form = Mapping[str, Field]
+
+
+def validate(body: Any, form: Form) -> dict[str, Any]:
+    """Every property of `form` read from a JSON object body (names matched ignoring case, unknown ones ignored,
+    missing ones set to their default); 400 `validation-failed` listing every problem."""
+    if not isinstance(body, dict):
+        raise validation_failed(("", "A non-empty request body is required."))
+    given = {key.casefold(): value for key, value in body.items()}
+    values, problems = {}, []
+    for name, field in form.items():
+        label = name[0].upper() + name[1:]
+        value = given.get(name.casefold())
+        if message := field.problem(label, value):
+            problems.append((label, message))
+        else:
+            values[name] = field.normalize(value)
+    if problems:
+        raise validation_failed(*problems)
+    return values
+
+
+COMPANY_FORM: Form = {
+    "name": Field("string", required=True, max_length=1000),
+    "description": Field("string", max_length=25000),
+    "industry": Field("string", max_length=1000),
+}
+PROJECT_FORM: Form = {  # ProjectPutForm, the editable part of a project
+    "name": Field("string", required=True, max_length=1000),
+    "isPrivate": Field("boolean", default=False),
+    "description": Field("string", max_length=25000),
+    "startDate": Field("date-time"),
+    "dueDate": Field("date-time"),
+    "companyId": Field("uuid"),
+    "timeBudget": Field("integer"),
+    "isBillableByDefault": Field("boolean"),
+    "projectTypeId": Field("uuid"),
+    "color": Field("string", max_length=14),
+    "deductNonBillableHours": Field("boolean", default=False),
+    "isProjectKeyVisible": Field("boolean"),
+}
+NEW_PROJECT_FORM: Form = {  # ExtendedProjectForm
+    **PROJECT_FORM,
+    "projectKey": Field("string"),
+    "projectStatusId": Field("uuid"),
+    "projectTemplateId": Field("uuid"),
+    "publicProjectTemplateId": Field("uuid"),
+    "workflowId": Field("uuid"),
+    "referenceDateType": Field("string", choices=("today", "start", "end", "custom")),
+    "referenceDateAnchor": Field("string", choices=("starts_on_reference_date", "ends_on_reference_date")),
+    "customReferenceDate": Field("date"),
+}
+PROJECT_KEY_FORM: Form = {"projectKey": Field("string", required=True)}
+PROJECT_DELETE_FORM: Form = {"deleteTimeTrackings": Field("boolean", default=False)}
+TASK_LIST_PUT_FORM: Form = {
+    "name": Field("string", required=True, max_length=1000),
+    "isHiddenForConnectUsers": Field("boolean", default=False),
+}
+TASK_LIST_FORM: Form = {**TASK_LIST_PUT_FORM, "order": Field("number")}
+TASK_PUT_FORM: Form = {  # GeneralTaskForm
+    "name": Field("string", required=True, max_length=1000),
+    "description": Field("string", max_length=25000),
+    "isPrio": Field("boolean", default=False),
+    "startOn": Field("date-time"),
+    "dueOn": Field("date-time"),
+    "laneOrder": Field("integer", default=0),
+    "plannedDuration": Field("integer", default=0),
+}
+TASK_FORM: Form = {  # GeneralTaskPostForm
+    **TASK_PUT_FORM,
+    "baseType": Field("string", required=True, choices=("projecttask", "private")),
+    "typeOfWorkId": Field("uuid"),
+    "taskStatusId": Field("uuid"),
+    "order": Field("number"),
+    "subtaskOrder": Field("number"),
+    "entityId": Field("uuid"),
+    "parentId": Field("uuid"),
+    "lists": Field("array", default=()),
+}
+LIST_ASSIGNMENT_FORM: Form = {"id": Field("uuid", required=True), "order": Field("number")}
+TASK_TO_LIST_FORM: Form = {"taskId": Field("uuid", required=True), "order": Field("number")}
+TYPE_OF_WORK_FORM: Form = {
+    "name": Field("string", required=True),
+    "description": Field("string"),
+    "icon": Field("string"),
+}
+
+
+# --- small helpers --------------------------------------------------------------------------------------------------
+def _guid() -> str:
+    return str(uuid.uuid4())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _ticks(moment: datetime) -> int:
+    """.NET ticks (100 ns since 0001-01-01 UTC), awork's `resourceVersion`."""
+    return (moment - _TICKS_EPOCH) // timedelta(microseconds=1) * 10
+
+
+def _public(row: Row) -> dict[str, Any]:
+    """The JSON fields of a stored row (a deep copy, safe to hand out and to log)."""
+    return copy.deepcopy({key: value for key, value in row.items() if not key.startswith("_")})
+
+
+def _pick(row: Row, *keys: str) -> dict[str, Any]:
+    return {key: row[key] for key in keys}
+
+
+def _form_value(value: Any) -> Any:
+    """A Python value as JSON for a form: dates become midnight UTC date-times."""
+    return f"{value.isoformat()}T00:00:00Z" if isinstance(value, date) else value
+
+
+def _query(request: SimRequest, name: str) -> str | None:
+    """A query parameter by name, ignoring the name's case (`filterBy` and `filterby` both work)."""
+    for key, values in request.query.items():
+        if key.casefold() == name.casefold() and values:
+            return values[0]
+    return None
+
+
+def _int_query(request: SimRequest, name: str, default: int) -> int:
+    text = _query(request, name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise validation_failed((name, f"The value '{text}' is not valid.")) from exc
+
+
+def _generated_key_stem(name: str) -> str:
+    """A project key from a name: the initials of its first four words, or the first four characters of a
+    one-word name; letters folded to ASCII and upper-cased; "P" when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[A-Za-z0-9]+", ascii_name)
+    stem = "".join(word[0] for word in words[:4]) if len(words) > 1 else "".join(words)[:4]
+    return stem.upper() or "P"
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a direct-API method under the simulator's lock (it may be served on another thread)."""
+
+    @functools.wraps(method)
+    def run(self: AworkSimulator, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+class _Window(SlidingWindowLimit):
+    """A sliding-window rate limit that remembers whether it refused the latest request it counted."""
+
+    refused = False
+
+    def hit(self) -> float | None:
+        wait = super().hit()
+        self.refused = wait is not None
+        return wait
+
+
+class AworkSimulator(Simulator):
+    """In-memory awork workspace served as an ASGI app under `/api/v1`, with a direct Python API for seeding.
+
+    Starts with the API user (`GET /users/me`), the type of work "Projektarbeit", the project statuses
+    "Not started", "In progress", "Closed" and the statuses of private tasks ("To do", "Done").
+    """
+
+    base_path = "/api/v1"
+
+    def __init__(
+        self,
+        api_keys: Iterable[str] = ("awork-sandbox-key",),
+        per_second: int | None = 50,
+        per_minute: int | None = 1000,
+    ) -> None:
+        super().__init__()
+        self.api_keys = frozenset(api_keys)
+        self._windows = {
+            label: _Window(limit, seconds)
+            for label, limit, seconds in (("second", per_second, 1.0), ("minute", per_minute, 60.0))
+            if limit
+        }
+        self.limits.extend(self._windows.values())
+        self._last_moment = datetime.now(UTC)
+        self._users: dict[str, Row] = {}
+        self._types_of_work: dict[str, Row] = {}
+        self._templates: dict[str, Row] = {}
+        self._companies: dict[str, Row] = {}
+        self._projects: dict[str, Row] = {}
+        self._project_statuses: dict[str, Row] = {}
+        self._task_statuses: dict[str, Row] = {}
+        self._task_lists: dict[str, dict[str, Row]] = {}  # by project id
+        self._tasks: dict[str, Row] = {}
+        self._task_ids: dict[str | None, list[str]] = {None: []}  # by project id; None: private tasks
+        self._task_numbers: dict[str, count[int]] = {}  # by project id, never reused
+        self.me = _guid()
+        self.account_id = _guid()
+        self.workspace = {"id": _guid(), "name": "Sandbox Agency", "url": "sandbox"}
+        self._add_user(self.me, "awork", "API", email=None)
+        self.add_type_of_work("Projektarbeit")
+        for type_order, (name, status_type) in enumerate(
+            (("Not started", "not-started"), ("In progress", "progress"), ("Closed", "closed"))
+        ):
+            status = {"id": _guid(), "name": name, "description": None, "type": status_type, "isArchived": False}
+            self._project_statuses[status["id"]] = status | {"typeOrder": type_order, "isExternal": False}
+        self._add_task_statuses(None, (("To do", "todo"), ("Done", "done")))
+
+    # --- core hooks -------------------------------------------------------------------------------------------
+    def authenticate(self, request: SimRequest) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token.strip() not in self.api_keys:
+            raise error(401, "unauthorized", "The request is not authorized. Send 'Authorization: Bearer <api key>'.")
+
+    def rate_limited(self, retry_after: float) -> SimError:
+        """429 with the documented headers: `ratelimit-*` for the window that refused the request (reset in whole
+        seconds, at least 1), `x-ratelimit-*-second|minute` for each configured window. Only 429s carry them."""
+        window = next(window for window in self._windows.values() if window.refused)
+        refusal = error(429, "too-many-requests", "The rate limit of the workspace was exceeded.")
+        refusal.headers = {
+            "ratelimit-limit": str(window.limit),
+            "ratelimit-remaining": str(window.remaining()),
+            "ratelimit-reset": str(max(1, math.ceil(retry_after))),
+        }
+        for label, each in self._windows.items():
+            refusal.headers[f"x-ratelimit-limit-{label}"] = str(each.limit)
+            refusal.headers[f"x-ratelimit-remaining-{label}"] = str(each.remaining())
+        return refusal
+
+    def error_body(self, status: int) -> dict[str, Any]:
+        """The ErrorResponse of an injected fault: `server-error` for 5xx, else the usual code of the status."""
+        code = "server-error" if status >= 500 else _ERROR_CODES.get(status, "invalid-operation")
+        return error(status, code, f"Simulated error {status}.").body
+
+    def not_found(self) -> SimError:
+        return error(404, "not-found", "There is no matching path for this URL.")
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
+    ) -> tuple[SimResponse, SimRequest | None, float]:
+        """Every answer carries a `Trace-Id` header, equal to the error body's `traceId` when there is one."""
+        response, request, delay = super().handle(method, path, query, headers, raw)
+        body = response.body
+        trace_id = body.get("traceId") if isinstance(body, dict) else None
+        response.headers["Trace-Id"] = trace_id or uuid.uuid4().hex
+        return response, request, delay
+
+    # --- rows and time --------------------------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        """The current time, strictly later than the previous call's, so every change moves `updatedOn`."""
+        self._last_moment = max(datetime.now(UTC), self._last_moment + timedelta(microseconds=1))
+        return self._last_moment
+
+    def _new(self, fields: Mapping[str, Any], *, versioned: bool = False) -> Row:
+        """A row with a new id, creation and update stamps, and a `resourceVersion` if the entity has one."""
+        now = self._now()
+        row = {"id": _guid(), **fields, "createdOn": _iso(now), "createdBy": self.me}
+        row |= {"updatedOn": _iso(now), "updatedBy": self.me}
+        if versioned:
+            row["resourceVersion"] = _ticks(now)
+        return row
+
+    def _touch(self, row: Row) -> None:
+        """Record a change: `updatedOn`/`updatedBy` and, where the entity has one, `resourceVersion`."""
+        now = self._now()
+        row |= {"updatedOn": _iso(now), "updatedBy": self.me}
+        if "resourceVersion" in row:
+            row["resourceVersion"] = _ticks(now)
+
+    # --- paging ---------------------------------------------------------------------------------------------------
+    def _page(self, request: SimRequest, items: list[dict[str, Any]]) -> SimResponse:
+        """One page of `items` (in creation order unless `orderby` says otherwise), after `filterby`."""
+        items = self._filtered(request, items)
+        page = max(1, _int_query(request, "page", 1))
+        size = min(MAX_PAGE_SIZE, max(1, _int_query(request, "pageSize", DEFAULT_PAGE_SIZE)))
+        body = paginate(items, page, size)
+        headers = {"aw-page": str(page), "aw-pagesize": str(size), "aw-items": str(len(body))}
+        return SimResponse(200, body, headers | {"aw-totalitems": str(len(items))})
+
+    @staticmethod
+    def _filtered(request: SimRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        filter_expr, order_expr = _query(request, "filterby"), _query(request, "orderby")
+        try:
+            if filter_expr:
+                keep = compile_filter(filter_expr)
+                items = [item for item in items if keep(item)]
+            return compile_order(order_expr)(items) if order_expr else items
+        except ODataError as exc:
+            description = "The filter or order expression is invalid."
+            raise error(400, "invalid-filter-or-order", description, details=[str(exc)]) from exc
+
+    # --- lookups ----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _found(rows: Mapping[str, Row], entity_id: str, what: str) -> Row:
+        """The row with `entity_id` (from a path; GUIDs match ignoring case), else 404 `not-found`."""
+        row = rows.get(entity_id.lower())
+        if row is None:
+            raise not_found(what, entity_id)
+        return row
+
+    @staticmethod
+    def _referenced(rows: Mapping[str, Row], entity_id: str, prop: str, what: str) -> Row:
+        """The row a body property refers to, else 400 `validation-failed` naming the property."""
+        row = rows.get(entity_id)
+        if row is None:
+            raise validation_failed((prop[0].upper() + prop[1:], f"There is no {what} with the id '{entity_id}'."))
+        return row
+
+    def _check_references(self, values: Mapping[str, Any], references: Mapping[str, tuple[str, Mapping]]) -> None:
+        """Every set id property of `values` names an existing entity (`references`: property -> (what, rows))."""
+        for prop, (what, rows) in references.items():
+            if values.get(prop) is not None:
+                self._referenced(rows, values[prop], prop, what)
+
+    def _project_references(self) -> dict[str, tuple[str, Mapping]]:
+        return {
+            "companyId": ("company", self._companies),
+            "projectTypeId": ("project type", {}),
+            "projectStatusId": ("project status", self._project_statuses),
+            "projectTemplateId": ("project template", self._templates),
+            "publicProjectTemplateId": ("public project template", {}),
+            "workflowId": ("workflow", {}),
+        }
+
+    def _task_list(self, project_id: str, list_id: str) -> Row:
+        return self._found(self._task_lists[project_id], list_id, "task list")
+
+    # --- users ----------------------------------------------------------------------------------------------------
+    def _add_user(self, user_id: str, first_name: str, last_name: str, email: str | None) -> Row:
+        contact_infos = [] if email is None else [self._email_contact_info(email)]
+        user = self._new(
+            {
+                "id": user_id,
+                "firstName": first_name,
+                "lastName": last_name,
+                "birthDate": None,
+                "gender": None,
+                "title": None,
+                "position": None,
+                "language": "de",
+                "status": {"invitationAccepted": True, "isDeactivated": False},
+                "isArchived": False,
+                "isDeactivated": False,
+                "isAgent": False,
+                "deactivatedOn": None,
+                "deletedOn": None,
+                "hasImage": False,
+                "shouldMigrateToConnect": False,
+                "userContactInfos": contact_infos,
+                "tags": [],
+                "teams": [],
+                "isExternal": False,
+            },
+            versioned=True,
+        )
+        self._users[user_id] = user
+        return user
+
+    def _email_contact_info(self, email: str) -> Row:
+        return self._new({"label": None, "value": email, "type": "email", "subType": "work", "isAddress": False})
+
+    @route("GET", "/users/me")
+    def get_me(self, request: SimRequest) -> dict[str, Any]:
+        """The API user with its workspace (`UserAndWorkspace`)."""
+        me = _public(self._users[self.me])
+        return me | {"accountId": self.account_id, "workspace": dict(self.workspace)}
+
+    @route("GET", "/users")
+    def list_users(self, request: SimRequest) -> SimResponse:
+        """All users, the API user included (as the spec warns); `showArchived` is ignored (none are archived)."""
+        return self._page(request, [_public(user) for user in self._users.values()])
+
+    # --- types of work --------------------------------------------------------------------------------------------
+    def _create_type_of_work(self, values: Mapping[str, Any]) -> Row:
+        type_of_work = self._new({**values, "isArchived": False})
+        self._types_of_work[type_of_work["id"]] = type_of_work
+        return type_of_work
+
+    @route("GET", "/typeofwork")
+    def list_types_of_work(self, request: SimRequest) -> SimResponse:
+        return self._page(request, [_public(row) for row in self._types_of_work.values()])
+
+    @route("POST", "/typeofwork")
+    def post_type_of_work(self, request: SimRequest) -> dict[str, Any]:
+        return _public(self._create_type_of_work(validate(request.body, TYPE_OF_WORK_FORM)))
+
+    # --- project templates ----------------------------------------------------------------------------------------
+    @route("GET", "/projecttemplates")
+    def list_templates(self, request: SimRequest) -> SimResponse:
+        return self._page(request, [_public(row) for row in self._templates.values()])
+
+    @route("GET", "/projecttemplates/{projectTemplateId}")
+    def get_template(self, request: SimRequest) -> dict[str, Any]:
+        template = self._found(self._templates, request.path_params["projectTemplateId"], "project template")
+        return _public(template)
+
+    # --- companies ------------------------------------------------------------------------------------------------
+    def _company_json(self, company: Row) -> dict[str, Any]:
+        """A `Company` with its project counts ('in progress': projects whose status type is 'progress')."""
+        projects = [project for project in self._projects.values() if project["companyId"] == company["id"]]
+        in_progress = [p for p in projects if self._project_statuses[p["projectStatusId"]]["type"] == "progress"]
+        return _public(company) | {"projectsCount": len(projects), "projectsInProgressCount": len(in_progress)}
+
+    def _create_company(self, values: Mapping[str, Any]) -> Row:
+        fields = {**values, "hasImage": False, "companyContactInfos": [], "tags": [], "isExternal": False}
+        company = self._new(fields, versioned=True)
+        self._companies[company["id"]] = company
+        return company
+
+    @route("GET", "/companies")
+    def list_companies(self, request: SimRequest) -> SimResponse:
+        return self._page(request, [self._company_json(row) for row in self._companies.values()])
+
+    @route("POST", "/companies")
+    def post_company(self, request: SimRequest) -> dict[str, Any]:
+        return self._company_json(self._create_company(validate(request.body, COMPANY_FORM)))
+
+    @route("GET", "/companies/{companyId}")
+    def get_company(self, request: SimRequest) -> dict[str, Any]:
+        return self._company_json(self._found(self._companies, request.path_params["companyId"], "company"))
+
+    @route("PUT", "/companies/{companyId}")
+    def put_company(self, request: SimRequest) -> dict[str, Any]:
+        company = self._found(self._companies, request.path_params["companyId"], "company")
+        company |= validate(request.body, COMPANY_FORM)
+        self._touch(company)
+        return self._company_json(company)
+
+    # --- projects -------------------------------------------------------------------------------------------------
+    def _project_json(self, project: Row) -> dict[str, Any]:
+        """A `Project`: stored fields plus its status, company (only when set) and task figures."""
+        status = self._project_statuses[project["projectStatusId"]]
+        tasks = [self._tasks[task_id] for task_id in self._task_ids[project["id"]]]
+        done = [task for task in tasks if self._task_statuses[task["taskStatusId"]]["type"] == "done"]
+        planned = sum(task["plannedDuration"] for task in tasks)
+        figures = {
+            "projectStatus": _public(status),
+            "plannedDuration": planned,
+            "totalPlannedDurationWithHierarchy": planned,
+            "tasksCount": len(tasks),
+            "tasksDoneCount": len(done),
+        }
+        if project["companyId"]:
+            company = self._companies[project["companyId"]]
+            figures["company"] = _pick(company, "id", "name", "hasImage", "description") | {"tags": []}
+        return _public(project) | figures
+
+    def _key_owner(self, key: str) -> str | None:
+        return next((p["id"] for p in self._projects.values() if p["projectKey"] == key), None)
+
+    def _claimed_key(self, requested: str, rule: re.Pattern[str], owner: str | None = None) -> str:
+        """`requested` upper-cased if it fits `rule` and no other project has it; 400 otherwise
+        (`validation-failed` for a malformed key, `duplication-violation` for a taken one)."""
+        if not rule.fullmatch(requested):
+            allowed = "letters, digits, '-' and '_'" if rule is CREATE_KEY else "A-Z, 0-9 and '-'"
+            raise validation_failed(("ProjectKey", f"'ProjectKey' must be 1-32 characters of {allowed}."))
+        key = requested.upper()
+        if self._key_owner(key) not in (None, owner):
+            raise error(400, "duplication-violation", f"The project key '{key}' is already used by another project.")
+        return key
+
+    def _generated_key(self, name: str) -> str:
+        stem = _generated_key_stem(name)
+        candidates = (stem if n == 1 else f"{stem}-{n}" for n in count(1))
+        return next(key for key in candidates if self._key_owner(key) is None)
+
+    def _create_project(self, values: Mapping[str, Any]) -> Row:
+        """A project from a validated `ExtendedProjectForm`, with its task statuses and, when created from a
+        template, copies of the template's task lists and tasks. `referenceDate*` values are accepted and unused."""
+        if values["workflowId"] and values["projectTemplateId"]:
+            raise validation_failed(("WorkflowId", "'WorkflowId' cannot be specified if 'ProjectTemplateId' is set."))
+        self._check_references(values, self._project_references())
+        template = self._templates.get(values["projectTemplateId"] or "")
+        requested = values["projectKey"]
+        key = self._generated_key(values["name"]) if requested is None else self._claimed_key(requested, CREATE_KEY)
+        in_progress = next(s for s in self._project_statuses.values() if s["type"] == "progress")
+        fields = {name: values[name] for name in PROJECT_FORM}
+        project = self._new(
+            fields
+            | {
+                "projectKey": key,
+                "isBillableByDefault": _billable_by_default(values, template),
+                "projectStatusId": values["projectStatusId"] or in_progress["id"],
+                "projectTemplateId": values["projectTemplateId"],
+                "publicProjectTemplateId": None,
+                "workflowId": None,
+                "hasImage": False,
+                "closedOn": None,
+                "closedBy": None,
+                "createdByProjectTemplateId": values["projectTemplateId"],
+                "tags": [],
+                "members": [],
+                "trackedDuration": 0,
+                "customFields": [],
+                "teams": [],
+                "isExternal": False,
+                "isRetainer": False,
+                "isMultiAssignmentAllowed": False,
+            },
+            versioned=True,
+        )
+        self._projects[project["id"]] = project
+        self._task_lists[project["id"]] = {}
+        self._task_ids[project["id"]] = []
+        self._task_numbers[project["id"]] = count(1)
+        self._add_task_statuses(project["id"], (("To do", "todo"), ("In progress", "progress"), ("Done", "done")))
+        if template:
+            self._copy_template(project["id"], template)
+        return project
+
+    def _copy_template(self, project_id: str, template: Row) -> None:
+        for list_name, task_names in template["_taskLists"].items():
+            task_list = self._create_task_list(project_id, validate({"name": list_name}, TASK_LIST_FORM))
+            for task_name in task_names:
+                body = {"baseType": "projecttask", "entityId": project_id, "name": task_name}
+                self._create_task(validate(body | {"lists": [{"id": task_list["id"]}]}, TASK_FORM))
+
+    def _update_project(self, project: Row, values: Mapping[str, Any]) -> None:
+        self._check_references(values, self._project_references())
+        project |= values
+        self._touch(project)
+
+    def _delete_project(self, project_id: str) -> None:
+        """Remove a project with its task lists, tasks and task statuses (time entries are not simulated)."""
+        del self._projects[project_id], self._task_lists[project_id], self._task_numbers[project_id]
+        for task_id in self._task_ids.pop(project_id):
+            del self._tasks[task_id]
+        for status_id in [s["id"] for s in self._task_statuses.values() if s["projectId"] == project_id]:
+            del self._task_statuses[status_id]
+
+    @route("GET", "/projects")
+    def list_projects(self, request: SimRequest) -> SimResponse:
+        return self._page(request, [self._project_json(row) for row in self._projects.values()])
+
+    @route("POST", "/projects")
+    def post_project(self, request: SimRequest) -> dict[str, Any]:
+        return self._project_json(self._create_project(validate(request.body, NEW_PROJECT_FORM)))
+
+    @route("GET", "/projects/{projectId}")
+    def get_project(self, request: SimRequest) -> dict[str, Any]:
+        return self._project_json(self._found(self._projects, request.path_params["projectId"], "project"))
+
+    @route("PUT", "/projects/{projectId}")
+    def put_project(self, request: SimRequest) -> dict[str, Any]:
+        """Replace the `ProjectPutForm` fields (a left-out field is reset); the key changes via setprojectkey."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        self._update_project(project, validate(request.body, PROJECT_FORM))
+        return self._project_json(project)
+
+    @route("POST", "/projects/{projectId}/setprojectkey")
+    def set_project_key(self, request: SimRequest) -> dict[str, Any]:
+        """Change a project's key (A-Z, 0-9, '-'; unique); task identifiers follow at once."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        requested = validate(request.body, PROJECT_KEY_FORM)["projectKey"]
+        project["projectKey"] = self._claimed_key(requested, SET_KEY, owner=project["id"])
+        self._touch(project)
+        return self._project_json(project)
+
+    @route("POST", "/projects/{projectId}/delete")
+    def delete_project(self, request: SimRequest) -> SimResponse:
+        """204; the optional `ProjectDeleteForm` is checked, `deleteTimeTrackings` has nothing to act on."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        if request.body is not None:
+            validate(request.body, PROJECT_DELETE_FORM)
+        self._delete_project(project["id"])
+        return SimResponse(204, empty=True)
+
+    # --- task statuses ----------------------------------------------------------------------------------------------
+    def _add_task_statuses(self, project_id: str | None, statuses: Sequence[tuple[str, str]]) -> None:
+        """Task statuses of a project (None: of private tasks), in order."""
+        for order, (name, status_type) in enumerate(statuses, start=1):
+            status = self._new({"name": name, "type": status_type, "order": float(order), "icon": None})
+            status |= {"projectId": project_id, "projectTypeId": None, "workflowId": None, "isExternal": False}
+            self._task_statuses[status["id"]] = status
+
+    def _task_status(self, project_id: str | None, status_id: str | None) -> Row:
+        """The given status, which must belong to the task's project, else the project's first 'todo' status."""
+        statuses = [s for s in self._task_statuses.values() if s["projectId"] == project_id]
+        if status_id is None:
+            return next(s for s in statuses if s["type"] == "todo")
+        valid = {s["id"]: s for s in statuses}
+        return self._referenced(valid, status_id, "taskStatusId", "task status of this project")
+
+    # --- task lists -----------------------------------------------------------------------------------------------
+    def _task_list_json(self, project_id: str, task_list: Row) -> dict[str, Any]:
+        """A `TaskList` with the planned durations of its tasks summed."""
+        tasks = [self._tasks[task_id] for task_id in self._task_ids[project_id]]
+        planned = sum(task["plannedDuration"] for task in tasks if task_list["id"] in task["_lists"])
+        sums = {
+            "plannedDuration": planned,
+            "totalPlannedDuration": planned,
+            "totalPlannedDurationWithHierarchy": planned,
+        }
+        return _public(task_list) | sums
+
+    def _create_task_list(self, project_id: str, values: Mapping[str, Any]) -> Row:
+        """A task list; without an `order` it goes after the project's last list."""
+        lists = self._task_lists[project_id]
+        order = values["order"]
+        if order is None:
+            order = max((each["order"] for each in lists.values()), default=0) + 1
+        fields = {"name": values["name"], "order": order, "isArchived": False}
+        task_list = self._new(
+            fields | {"isHiddenForConnectUsers": values["isHiddenForConnectUsers"], "trackedDuration": 0}
+        )
+        lists[task_list["id"]] = task_list
+        return task_list
+
+    @route("GET", "/projects/{projectId}/tasklists")
+    def list_task_lists(self, request: SimRequest) -> SimResponse:
+        """The project's task lists; `showArchived` is ignored (lists cannot be archived here)."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        lists = self._task_lists[project["id"]].values()
+        return self._page(request, [self._task_list_json(project["id"], row) for row in lists])
+
+    @route("POST", "/projects/{projectId}/tasklists")
+    def post_task_list(self, request: SimRequest) -> dict[str, Any]:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        task_list = self._create_task_list(project["id"], validate(request.body, TASK_LIST_FORM))
+        return self._task_list_json(project["id"], task_list)
+
+    @route("GET", "/projects/{projectId}/tasklists/{taskListId}")
+    def get_task_list(self, request: SimRequest) -> dict[str, Any]:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        task_list = self._task_list(project["id"], request.path_params["taskListId"])
+        return self._task_list_json(project["id"], task_list)
+
+    @route("PUT", "/projects/{projectId}/tasklists/{taskListId}")
+    def put_task_list(self, request: SimRequest) -> dict[str, Any]:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        task_list = self._task_list(project["id"], request.path_params["taskListId"])
+        task_list |= validate(request.body, TASK_LIST_PUT_FORM)
+        self._touch(task_list)
+        return self._task_list_json(project["id"], task_list)
+
+    @route("POST", "/projects/{projectId}/tasklists/{taskListId}/addtasks")
+    def add_tasks_to_list(self, request: SimRequest) -> list[dict[str, Any]]:
+        """Put tasks of the project into the list (a task already there is moved to the given order); answers one
+        `{id: list id, order: order of the task}` per task. A task of another project is 400."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        task_list = self._task_list(project["id"], request.path_params["taskListId"])
+        if not isinstance(request.body, list):
+            raise validation_failed(("", "A list of tasks is required."))
+        entries = [validate(entry, TASK_TO_LIST_FORM) for entry in request.body]
+        tasks = [self._sibling(project["id"], entry["taskId"], "taskId") for entry in entries]
+        results = []
+        for task, entry in zip(tasks, entries, strict=True):
+            order = self._place_in_list(project["id"], task, task_list["id"], entry["order"])
+            self._touch(task)
+            results.append({"id": task_list["id"], "order": order})
+        return results
+
+    def _place_in_list(self, project_id: str, task: Row, list_id: str, order: float | None) -> float:
+        """Put `task` into a list at `order`, or after the list's last task; returns the order used."""
+        if order is None:
+            orders = [self._tasks[t]["_lists"].get(list_id) for t in self._task_ids[project_id] if t != task["id"]]
+            order = max((o for o in orders if o is not None), default=0) + 1
+        task["_lists"][list_id] = order
+        return order
+
+    # --- tasks ------------------------------------------------------------------------------------------------------
+    def _task_json(self, task: Row) -> dict[str, Any]:
+        """A `TaskModel`: stored fields plus identifier, status, type of work, project and lists."""
+        project = self._projects.get(task["projectId"] or "")
+        type_of_work = self._types_of_work[task["typeOfWorkId"]]
+        computed = {
+            "taskIdentifier": f"{project['projectKey']}-{task['taskNumber']}" if project else None,
+            "taskStatus": _public(self._task_statuses[task["taskStatusId"]]),
+            "typeOfWork": _pick(type_of_work, "id", "name", "icon", "isArchived"),
+            "isSubtask": task["parentId"] is not None,
+            "totalPlannedDuration": task["plannedDuration"],
+            "lists": [self._task_order_list(task, list_id, order) for list_id, order in task["_lists"].items()],
+        }
+        if project:
+            computed["project"] = self._nested_project(project)
+        return _public(task) | computed
+
+    def _task_order_list(self, task: Row, list_id: str, order: float) -> dict[str, Any]:
+        task_list = self._task_lists[task["projectId"]][list_id]
+        nested = {key: value for key, value in _public(task_list).items() if key != "trackedDuration"}
+        empty_sums = dict.fromkeys(("plannedDuration", "totalPlannedDuration", "totalPlannedDurationWithHierarchy"))
+        return nested | empty_sums | {"orderOfTask": order}
+
+    def _nested_project(self, project: Row) -> dict[str, Any]:
+        """`NestedProjectModelForTasks`."""
+        status = self._project_statuses[project["projectStatusId"]]
+        nested = _pick(project, "id", "name", "projectKey", "companyId", "hasImage", "isPrivate", "color", "createdBy")
+        nested |= _pick(project, "isBillableByDefault", "isExternal")
+        nested |= {"members": [], "teams": [], "customFields": []}
+        nested["projectStatus"] = _pick(status, "id", "name", "description", "type", "isArchived")
+        if project["companyId"]:
+            nested["company"] = _pick(self._companies[project["companyId"]], "id", "name", "hasImage", "description")
+        return nested
+
+    def _task_owner(self, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """(project id, user id) of a new task: a project task's entityId must be an existing project; a private
+        task's entityId is a user (default: the API user) and it cannot be put into task lists."""
+        if values["baseType"] == "projecttask":
+            if values["entityId"] is None:
+                raise validation_failed(("EntityId", "'EntityId' must be the project id of a project task."))
+            return self._referenced(self._projects, values["entityId"], "entityId", "project")["id"], None
+        if values["lists"]:
+            raise validation_failed(("Lists", "A private task cannot be added to task lists."))
+        return None, self._referenced(self._users, values["entityId"] or self.me, "entityId", "user")["id"]
+
+    def _sibling(self, project_id: str | None, task_id: str, prop: str) -> Row:
+        """A task of the same project (or, for private tasks, another private task), else 400 naming `prop`."""
+        siblings = {each: self._tasks[each] for each in self._task_ids[project_id]}
+        return self._referenced(siblings, task_id, prop, "task in the same project")
+
+    def _list_assignments(self, project_id: str | None, entries: Sequence[Any]) -> list[dict[str, Any]]:
+        """The validated `lists` of a new task; each must be a task list of its project."""
+        assignments = [validate(entry, LIST_ASSIGNMENT_FORM) for entry in entries]
+        for assignment in assignments:
+            self._referenced(self._task_lists[project_id], assignment["id"], "lists", "task list of the project")
+        return assignments
+
+    def _create_task(self, values: Mapping[str, Any]) -> Row:
+        """A task from a validated `GeneralTaskPostForm`. Defaults: the first type of work, the project's first
+        'todo' status, `order` after the project's (or the private) tasks, each list's `order` after its tasks."""
+        project_id, user_id = self._task_owner(values)
+        parent = self._sibling(project_id, values["parentId"], "parentId") if values["parentId"] else None
+        assignments = self._list_assignments(project_id, values["lists"])
+        type_of_work_id = values["typeOfWorkId"] or next(iter(self._types_of_work))
+        self._referenced(self._types_of_work, type_of_work_id, "typeOfWorkId", "type of work")
+        editable = {name: values[name] for name in TASK_PUT_FORM}
+        task = self._new(
+            editable
+            | {
+                "taskNumber": next(self._task_numbers[project_id]) if project_id else None,
+                "isExternal": False,
+                "createdVia": None,
+                "isHiddenForConnectUsers": False,
+                "baseType": values["baseType"],
+                "taskStatusId": self._task_status(project_id, values["taskStatusId"])["id"],
+                "typeOfWorkId": type_of_work_id,
+                "assignees": [],
+                "projectId": project_id,
+                "parentId": values["parentId"],
+                "numberOfSubtasks": 0,
+                "hasAttachment": False,
+                "entityId": project_id or user_id,
+                "userId": user_id,
+                "tags": [],
+                "closedOn": None,
+                "closedBy": None,
+                "order": values["order"] if values["order"] is not None else len(self._task_ids[project_id]) + 1.0,
+                "subtaskOrder": values["subtaskOrder"],
+                "createdFromTaskId": None,
+                "isRecurring": False,
+                "customFields": [],
+                "trackedDuration": 0,
+                "totalTrackedDuration": 0,
+                "checklistItemsDoneCount": 0,
+                "checklistItemsCount": 0,
+                "taskSchedulesCount": 0,
+                "isCompletelyScheduled": False,
+                "commentCount": 0,
+                "_lists": {},
+            },
+            versioned=True,
+        )
+        task["correlationId"] = values["parentId"] or task["id"]
+        if parent:
+            parent["numberOfSubtasks"] += 1
+        self._tasks[task["id"]] = task
+        self._task_ids[project_id].append(task["id"])
+        for assignment in assignments:
+            self._place_in_list(project_id, task, assignment["id"], assignment["order"])
+        return task
+
+    @route("GET", "/projects/{projectId}/projecttasks")
+    def list_project_tasks(self, request: SimRequest) -> SimResponse:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        return self._page(request, [self._task_json(self._tasks[t]) for t in self._task_ids[project["id"]]])
+
+    @route("POST", "/tasks")
+    def post_task(self, request: SimRequest) -> dict[str, Any]:
+        return self._task_json(self._create_task(validate(request.body, TASK_FORM)))
+
+    @route("GET", "/tasks/{taskId}")
+    def get_task(self, request: SimRequest) -> dict[str, Any]:
+        return self._task_json(self._found(self._tasks, request.path_params["taskId"], "task"))
+
+    @route("PUT", "/tasks/{taskId}")
+    def put_task(self, request: SimRequest) -> dict[str, Any]:
+        """Replace the `GeneralTaskForm` fields (name, description, isPrio, startOn, dueOn, laneOrder,
+        plannedDuration); a left-out field is reset."""
+        task = self._found(self._tasks, request.path_params["taskId"], "task")
+        task |= validate(request.body, TASK_PUT_FORM)
+        self._touch(task)
+        return self._task_json(task)
+
+    # --- direct Python API (tests, demo seeding; not logged) -------------------------------------------------------
+    @_locked
+    def add_template(self, name: str, *, task_lists: Mapping[str, Sequence[str]] = _NO_LISTS) -> dict[str, Any]:
+        """A project template (`isBillableByDefault` 'auto') whose projects get these task lists and tasks."""
+        template = self._new(
+            {
+                "name": name,
+                "description": None,
+                "isBillableByDefault": "auto",
+                "defaultTaskListIdForEmails": None,
+                "hasImage": False,
+                "copyImageToProjectOnCreation": False,
+                "projectTypeId": None,
+                "workflowId": None,
+                "timeBudget": 0,
+                "hasRelativeTasks": False,
+                "_taskLists": {list_name: list(tasks) for list_name, tasks in task_lists.items()},
+            }
+        )
+        self._templates[template["id"]] = template
+        return _public(template)
+
+    @_locked
+    def add_company(self, name: str) -> dict[str, Any]:
+        return self._company_json(self._create_company(validate({"name": name}, COMPANY_FORM)))
+
+    @_locked
+    def add_project(
+        self,
+        name: str,
+        *,
+        project_key: str | None = None,
+        company_id: str | None = None,
+        start_date: date | None = None,
+        due_date: date | None = None,
+    ) -> dict[str, Any]:
+        """A project, by the rules of `POST /projects` (raises SimError like the endpoint answers)."""
+        body = {"name": name, "projectKey": project_key, "companyId": company_id}
+        body |= {"startDate": _form_value(start_date), "dueDate": _form_value(due_date)}
+        return self._project_json(self._create_project(validate(body, NEW_PROJECT_FORM)))
+
+    @_locked
+    def add_type_of_work(self, name: str) -> dict[str, Any]:
+        return _public(self._create_type_of_work(validate({"name": name}, TYPE_OF_WORK_FORM)))
+
+    @_locked
+    def add_user(self, first_name: str, last_name: str, email: str) -> dict[str, Any]:
+        """An active workspace member with a work e-mail in `userContactInfos`."""
+        return _public(self._add_user(_guid(), first_name, last_name, email))
+
+    @_locked
+    def projects(self) -> list[dict[str, Any]]:
+        return [self._project_json(project) for project in self._projects.values()]
+
+    @_locked
+    def project(self, project_id: str) -> dict[str, Any]:
+        return self._project_json(self._found(self._projects, project_id, "project"))
+
+    @_locked
+    def companies(self) -> list[dict[str, Any]]:
+        return [self._company_json(company) for company in self._companies.values()]
+
+    @_locked
+    def templates(self) -> list[dict[str, Any]]:
+        return [_public(template) for template in self._templates.values()]
+
+    @_locked
+    def task_lists(self, project_id: str) -> list[dict[str, Any]]:
+        project = self._found(self._projects, project_id, "project")
+        return [self._task_list_json(project["id"], row) for row in self._task_lists[project["id"]].values()]
+
+    @_locked
+    def project_tasks(self, project_id: str) -> list[dict[str, Any]]:
+        project = self._found(self._projects, project_id, "project")
+        return [self._task_json(self._tasks[task_id]) for task_id in self._task_ids[project["id"]]]
+
+    @_locked
+    def update_project(self, project_id: str, **fields: Any) -> dict[str, Any]:
+        """Change some fields of a project as a user would in awork (JSON names, e.g. `name=`, `startDate=` as a
+        date or date-time text, `projectKey=`); the others keep their values. Raises SimError on invalid values."""
+        project = self._found(self._projects, project_id, "project")
+        unknown = set(fields) - set(PROJECT_FORM) - {"projectKey"}
+        if unknown:
+            raise TypeError(f"update_project() got fields a project form does not have: {sorted(unknown)}")
+        key = project["projectKey"]
+        if "projectKey" in fields:
+            key = self._claimed_key(fields.pop("projectKey"), CREATE_KEY, owner=project["id"])
+        changes = {name: _form_value(value) for name, value in fields.items()}
+        current = {name: project[name] for name in PROJECT_FORM}
+        self._update_project(project, validate(current | changes, PROJECT_FORM) | {"projectKey": key})
+        return self._project_json(project)
+
+
+def _billable_by_default(values: Mapping[str, Any], template: Row | None) -> bool:
+    """An explicit `isBillableByDefault` wins; else the template's rule ('on', 'off', 'auto'; 'auto' without a
+    template): 'auto' means billable when the project has a company."""
+    if values["isBillableByDefault"] is not None:
+        return values["isBillableByDefault"]
+    rule = template["isBillableByDefault"] if template else "auto"
+    return rule == "on" or (rule == "auto" and values["companyId"] is not None)

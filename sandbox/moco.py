@@ -1,0 +1,999 @@
+"""MOCO API v1 simulator: session, projects with embedded tasks, project tasks, companies, users and custom
+property definitions.
+
+Follows `../shared/api/moco.md` (the fact sheet), the official OpenAPI spec and the real responses recorded in
+`moco-recorded-responses.json`: Rails-style optional `.json` suffix, `Token token=` and `Bearer` auth, 100 per page
+with `X-Page`/`X-Per-Page`/`X-Total` and a `Link: rel="next"` only when a next page exists, amounts as floats,
+creates answering 200, `DELETE /projects/{id}` answering 200 with an empty body, tags returned sorted.
+Choices where the docs are silent are marked UNCONFIRMED where they are implemented.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from http import HTTPStatus
+from itertools import count
+from typing import Any
+from urllib.parse import urlencode, urlparse
+
+from sandbox.core import JSON, SimError, SimRequest, SimResponse, Simulator, SlidingWindowLimit, paginate, route
+
+MAX_PER_PAGE = 100
+CUSTOM_PROPERTIES_MAX_BYTES = 12 * 1024  # "limited to 12 kB"; UNCONFIRMED whether kB means 1000 or 1024 bytes
+CUSTOM_PROPERTY_KINDS = frozenset({"String", "Textarea", "Link", "Boolean", "Select", "MultiSelect", "Date"})
+COMPANY_TYPES = ("customer", "supplier", "organization")
+LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+INTERNAL_COMPANY_NAME = "Sandbox Agency GmbH"
+
+Predicate = Callable[[JSON], bool]
+Errors = dict[str, list[str]]
+
+_AUTHORIZATION = re.compile(r'^(?:Token token=|Bearer )"?([^"\s]+)"?$')
+_CUSTOM_PROPERTY_PARAM = re.compile(r"^custom_properties\[(?P<name>[^\]]+)\](?:\[\])?$")
+_STRICT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BOOLEAN_VALUES = {True: "1", False: "0", "1": "1", "0": "0", "true": "1", "false": "0"}
+_BOOLEAN_FILTERS = {"true": "1", "false": "0"}
+# Deprecated request names MOCO still accepts, and the names they stand for.
+_ALIASES = {"customer_id": "company_id", "labels": "tags", "invoice_due_days": "default_invoice_due_days"}
+
+
+@dataclass
+class _Record:
+    """A stored entity: its id, its attributes (API field names, plus `*_id` references) and its timestamps."""
+
+    id: int
+    attrs: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    def json(self) -> JSON:
+        """The attributes as the API returns them, with id and timestamps."""
+        return {"id": self.id, **copy.deepcopy(self.attrs), **_timestamps(self)}
+
+
+# --- value coercion (one function per field type; ValueError carries MOCO's field error message) -----------------
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise ValueError("is not a boolean")
+
+
+def _amount(value: Any) -> float | None:
+    """A nullable amount, returned as float like MOCO does (`100` in, `100.0` out)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("is not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError("is not a number") from None
+
+
+def _rate(value: Any) -> float:
+    """An hourly rate; null means 0.0 (the spec does not allow null rates). UNCONFIRMED."""
+    return _amount(value) or 0.0
+
+
+def _whole_number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError("is not a number")
+    return int(value)
+
+
+def _day(value: Any) -> str | None:
+    """A date in the strict `YYYY-MM-DD` form; `date` objects are accepted for seeding, "" clears."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        if _STRICT_DATE.match(str(value)):
+            return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        pass
+    raise ValueError("is not a valid date")
+
+
+def _tags(value: Any) -> list[str]:
+    """Tag names, unique and sorted: MOCO returns `["low risk", "low income"]` as `["low income", "low risk"]`."""
+    if not isinstance(value, list):
+        raise ValueError("must be an array of tag names")
+    return sorted({str(tag) for tag in value})
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def coerce(value: Any) -> str:
+        if value not in choices:
+            raise ValueError("is not included in the list")
+        return str(value)
+
+    return coerce
+
+
+_PROJECT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": _text,
+    "identifier": _text,
+    "fixed_price": _flag,
+    "retainer": _flag,
+    "start_date": _day,
+    "finish_date": _day,
+    "billing_variant": _one_of("project", "task", "user"),
+    "billing_address": _text,
+    "billing_email_to": _text,
+    "billing_email_cc": _text,
+    "billing_notes": _text,
+    "setting_include_time_report": _flag,
+    "budget": _amount,
+    "budget_monthly": _amount,
+    "budget_expenses": _amount,
+    "hourly_rate": _rate,
+    "info": _text,
+    "color": _text,
+    "tags": _tags,
+}
+_PROJECT_CREATE_FIELDS = {**_PROJECT_FIELDS, "currency": _text}  # currency "cannot be modified after creation"
+_PROJECT_DEFAULTS: dict[str, Any] = {  # as real 2022 creates answered
+    "identifier": None,
+    "name": "",
+    "active": True,
+    "billable": True,
+    "fixed_price": False,
+    "retainer": False,
+    "start_date": None,
+    "finish_date": None,
+    "currency": "EUR",
+    "billing_variant": "project",
+    "billing_address": "",
+    "billing_email_to": None,
+    "billing_email_cc": None,
+    "billing_notes": None,
+    "setting_include_time_report": False,
+    "budget": None,
+    "budget_monthly": None,
+    "budget_expenses": 0.0,
+    "hourly_rate": 0.0,
+    "info": "",
+    "color": "#ff26a8",
+    "tags": [],
+    "custom_properties": {},
+    "customer_id": None,
+    "leader_id": None,
+    "co_leader_id": None,
+}
+_PROJECT_REFERENCES = ("customer_id", "leader_id", "co_leader_id")
+
+_TASK_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": _text,
+    "billable": _flag,
+    "active": _flag,
+    "budget": _amount,
+    "hourly_rate": _rate,
+    "description": _text,
+}
+_TASK_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "billable": True,
+    "active": True,
+    "budget": None,
+    "hourly_rate": 0.0,
+    "description": None,
+}
+
+_COMPANY_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": _text,
+    "website": _text,
+    "email": _text,
+    "billing_email_cc": _text,
+    "phone": _text,
+    "fax": _text,
+    "address": _text,
+    "country_code": _text,
+    "vat_identifier": _text,
+    "info": _text,
+    "footer": _text,
+    "tags": _tags,
+}
+_COMPANY_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "website": "",
+    "email": None,
+    "billing_email_cc": "",
+    "phone": "",
+    "fax": "",
+    "address": "",
+    "country_code": "DE",
+    "vat_identifier": None,
+    "tags": [],
+    "info": "",
+    "footer": "",
+    "custom_properties": {},
+    "user_id": None,
+}
+# Fields only customers (resp. suppliers) have, as the recordings show them; organizations have neither.
+_TYPE_FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "customer": {
+        "identifier": _text,
+        "currency": _text,
+        "billing_tax": _amount,
+        "default_invoice_due_days": _whole_number,
+    },
+    "supplier": {"iban": _text},
+    "organization": {},
+}
+_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "customer": {
+        "identifier": None,
+        "intern": False,
+        "billing_tax": 19.0,
+        "currency": "EUR",
+        "default_invoice_due_days": 30,
+    },
+    "supplier": {"iban": None},
+    "organization": {},
+}
+
+
+def _fields(
+    table: Mapping[str, Callable[[Any], Any]], current: Mapping[str, Any], payload: Mapping[str, Any]
+) -> tuple[dict[str, Any], Errors]:
+    """`current` updated with the payload's known fields, coerced, and the field errors of values that do not fit."""
+    attrs = copy.deepcopy(dict(current))
+    errors: Errors = {}
+    for name, coerce in table.items():
+        if name in payload:
+            try:
+                attrs[name] = coerce(payload[name])
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+    return attrs, errors
+
+
+def _require_name(attrs: Mapping[str, Any], errors: Errors) -> None:
+    if not str(attrs.get("name") or "").strip():
+        errors["name"] = ["can't be blank"]
+
+
+def _reject(errors: Errors) -> None:
+    """422 with MOCO's field-keyed error body when there are errors."""
+    if errors:
+        raise SimError(422, {"errors": errors})
+
+
+def _unaliased(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload with deprecated names (`customer_id`, `labels`, ...) renamed, the current name winning."""
+    renamed = {_ALIASES.get(name, name): value for name, value in payload.items() if name in _ALIASES}
+    return {**renamed, **{name: value for name, value in payload.items() if name not in _ALIASES}}
+
+
+def _payload(request: SimRequest) -> dict[str, Any]:
+    """The request's JSON object (no body reads as `{}`); 422 `{"message": "Invalid payload"}` otherwise."""
+    if request.body is None:
+        return {}
+    if not isinstance(request.body, dict):
+        raise SimError(422, {"message": "Invalid payload"})
+    return _unaliased(request.body)
+
+
+# --- custom properties ------------------------------------------------------------------------------------------
+
+
+def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
+    """The stored form of a written custom property value; None when MOCO ignores it, ValueError when invalid.
+
+    Strings for every kind but MultiSelect (a list). Boolean accepts true/false, "1"/"0", "true"/"false" and stores
+    "1"/"0"; anything else is rejected (UNCONFIRMED: the docs only name the valid forms). Select/MultiSelect values
+    not among the definition's `defaults` are ignored. Link needs an http, https, mailto or tel URL, Date the strict
+    `YYYY-MM-DD` form; "" is accepted by both (UNCONFIRMED: we let it clear the value).
+    """
+    kind, options = definition["kind"], definition["defaults"]
+    if kind == "Boolean":
+        if not isinstance(value, str | bool | int) or value not in _BOOLEAN_VALUES:
+            raise ValueError("must be a boolean (true/false or 1/0)")
+        return _BOOLEAN_VALUES[value]
+    if kind == "Select":
+        return value if value in options else None
+    if kind == "MultiSelect":
+        chosen = value if isinstance(value, list) else [value]
+        return [option for option in chosen if option in options]
+    if kind == "Link" and value != "" and not _is_link(value):
+        raise ValueError("must be a valid URL with scheme http, https, mailto or tel")
+    if kind == "Date" and value != "":
+        _day(value)
+    return str(value)
+
+
+def _is_link(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    url = urlparse(value)
+    if url.scheme in ("http", "https"):
+        return bool(url.netloc)
+    return url.scheme in LINK_SCHEMES and bool(url.path)
+
+
+def _seeded_custom_properties(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as given (no validation, so tests can seed malformed ones), booleans stored as "1"/"0"."""
+    return {name: _BOOLEAN_VALUES[value] if isinstance(value, bool) else value for name, value in values.items()}
+
+
+def _custom_property_matches(definition: Mapping[str, Any], wanted: list[str], item: JSON) -> bool:
+    """Whether an entity matches `custom_properties[Name]=value` (all given values for MultiSelect).
+
+    Boolean filters take `true`/`false` and never match an unset value; other kinds match exactly.
+    """
+    stored = item["custom_properties"].get(definition["name"])
+    if stored is None:
+        return False
+    if definition["kind"] == "MultiSelect":
+        return isinstance(stored, list) and all(value in stored for value in wanted)
+    if definition["kind"] == "Boolean":
+        wanted = [_BOOLEAN_FILTERS.get(value, "") for value in wanted]
+    return all(stored == value for value in wanted)
+
+
+# --- list queries -----------------------------------------------------------------------------------------------
+
+
+def _comma_list(request: SimRequest, name: str) -> set[str]:
+    return {part.strip() for part in (request.param(name) or "").split(",") if part.strip()}
+
+
+def _query_flag(request: SimRequest, name: str) -> bool:
+    return (request.param(name) or "").lower() in ("true", "1")
+
+
+def _time_param(request: SimRequest, name: str) -> datetime | None:
+    """An ISO 8601 query timestamp (UTC when it has no offset); 400 when it does not parse. UNCONFIRMED: status."""
+    raw = request.param(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise SimError(400, {"message": f"Invalid {name}: {raw}"}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _global_filters(request: SimRequest) -> list[Predicate]:
+    """MOCO's filters of every list: `ids` (comma list) and `updated_after` (strictly later)."""
+    predicates: list[Predicate] = []
+    if ids := _comma_list(request, "ids"):
+        predicates.append(lambda item: str(item["id"]) in ids)
+    if (after := _time_param(request, "updated_after")) is not None:
+        predicates.append(lambda item: datetime.fromisoformat(item["updated_at"]) > after)
+    return predicates
+
+
+def _nothing(item: JSON) -> bool:
+    return False
+
+
+def _select(items: Iterable[JSON], predicates: list[Predicate]) -> list[JSON]:
+    return [item for item in items if all(predicate(item) for predicate in predicates)]
+
+
+def _next_page_url(request: SimRequest, page: int) -> str:
+    """Absolute URL of another page of the same query, built from the request's Host header."""
+    query = urlencode({**request.query, "page": [str(page)]}, doseq=True)
+    return f"http://{request.headers.get('host', 'localhost')}{request.path}?{query}"
+
+
+def _page(request: SimRequest, items: list[JSON]) -> SimResponse:
+    """One page of a list with MOCO's pagination headers (strings); `per_page` is clamped to 1..100
+    (UNCONFIRMED: MOCO's answer to larger values; we clamp rather than reject)."""
+    page = max(1, request.int_param("page", 1))
+    per_page = min(MAX_PER_PAGE, max(1, request.int_param("per_page", MAX_PER_PAGE)))
+    headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items))}
+    if page * per_page < len(items):
+        headers["Link"] = f'<{_next_page_url(request, page + 1)}>; rel="next"'
+    return SimResponse(200, paginate(items, page, per_page), headers)
+
+
+# --- rendering --------------------------------------------------------------------------------------------------
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamps(record: _Record) -> dict[str, str]:
+    return {"created_at": _stamp(record.created_at), "updated_at": _stamp(record.updated_at)}
+
+
+def _project_summary(project: _Record) -> JSON:
+    """A project as listed in its customer's `projects`."""
+    return {"id": project.id, **{key: project.attrs[key] for key in ("identifier", "name", "active", "billable")}}
+
+
+def _task_ref(task: _Record) -> JSON:
+    """A task as embedded in its project: no timestamps."""
+    return {"id": task.id, **copy.deepcopy(task.attrs)}
+
+
+class MocoSimulator(Simulator):
+    """In-memory MOCO account behind the MOCO API v1, seedable through the methods below the routes.
+
+    UNCONFIRMED choices: every API key belongs to one user, "API User"; the rate limit (120 requests per 120 s, as
+    documented) counts per simulator, i.e. per account; a 429 carries `Retry-After` (seconds until a slot frees) -
+    MOCO does not document the header, clients must also cope without it; PUT and PATCH both update only the
+    fields sent; a write that changes nothing keeps `updated_at` (Rails dirty tracking); timestamps have second
+    resolution and each change gets a later one than the previous change (so `updated_after` never misses one).
+    """
+
+    base_path = "/api/v1"
+    path_suffix = r"(?:\.json)?"
+
+    def __init__(
+        self,
+        api_keys: Iterable[str] = ("moco-sandbox-key",),
+        rate_limit: int | None = 120,
+        rate_window: float = 120.0,
+        *,
+        task_templates: Sequence[str] = (),
+    ) -> None:
+        """`task_templates`: names of the account's task templates flagged `project_default`; projects created
+        through the API get one task per name (the recorded account had "Projektleitung", "Entwicklung", "Grafik").
+        """
+        super().__init__()
+        self.api_keys = frozenset(api_keys)
+        self.task_templates = tuple(task_templates)
+        if rate_limit is not None:
+            self.limits.append(SlidingWindowLimit(rate_limit, rate_window))
+        self._clock = datetime(2000, 1, 1, tzinfo=UTC)
+        self._ids = {
+            kind: count(start)
+            for kind, start in (
+                ("project", 900_000_001),
+                ("company", 760_000_001),
+                ("task", 12_500_001),
+                ("user", 933_000_001),
+                ("contract", 464_000_001),
+                ("custom_property", 86_001),
+            )
+        }
+        self._project_numbers = count(1)
+        self._customer_numbers = count(1)
+        self._projects: dict[int, _Record] = {}
+        self._tasks: dict[int, dict[int, _Record]] = {}  # by project id
+        self._contracts: dict[int, dict[int, _Record]] = {}  # by project id
+        self._companies: dict[int, _Record] = {}
+        self._users: dict[int, _Record] = {}
+        self._definitions: dict[int, _Record] = {}
+        self._internal_company_id: int | None = None
+        self.api_user_id = self.add_user("API", "User", "api.user@moco-sandbox.example")["id"]
+
+    # --- core hooks -------------------------------------------------------------------------------------------
+    def authenticate(self, request: SimRequest) -> None:
+        """`Authorization: Token token=<key>` or `Bearer <key>`; 401 `{"message": "Unauthorized"}` otherwise."""
+        match = _AUTHORIZATION.match(request.headers.get("authorization", "").strip())
+        if not match or match.group(1) not in self.api_keys:
+            raise SimError(401, {"message": "Unauthorized"})
+
+    def error_body(self, status: int) -> JSON:
+        """MOCO's error body for an injected status: `errors` lists for 403/422, else `{"message": ...}`."""
+        if status == 403:
+            return {"errors": ["Access denied"]}
+        if status == 422:
+            return {"errors": ["Validation failed"]}
+        messages = {400: "Invalid payload", 404: "Not found", 429: "Too many requests"}
+        return {"message": messages.get(status) or HTTPStatus(status).phrase}
+
+    # --- session, users ---------------------------------------------------------------------------------------
+    @route("GET", "/session")
+    def get_session(self, request: SimRequest) -> JSON:
+        return {"id": self.api_user_id, "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"moco/{self.api_user_id}"))}
+
+    @route("GET", "/users")
+    def list_users(self, request: SimRequest) -> SimResponse:
+        """Users; `email` matches case-insensitively (MOCO stores e-mails lower-cased), deactivated users only
+        with `include_archived=true`."""
+        predicates = _global_filters(request)
+        if email := request.param("email"):
+            predicates.append(lambda user: user["email"] == email.lower())
+        if not _query_flag(request, "include_archived"):
+            predicates.append(lambda user: user["active"])
+        return _page(request, _select((user.json() for user in self._users.values()), predicates))
+
+    @route("GET", "/users/{id}")
+    def get_user(self, request: SimRequest) -> JSON:
+        return self._lookup(self._users, request.path_params["id"]).json()
+
+    # --- custom property definitions --------------------------------------------------------------------------
+    @route("GET", "/account/custom_properties")
+    def list_custom_properties(self, request: SimRequest) -> SimResponse:
+        predicates = _global_filters(request)
+        if entity := request.param("entity"):
+            predicates.append(lambda definition: definition["entity"] == entity)
+        return _page(request, _select((d.json() for d in self._definitions.values()), predicates))
+
+    # --- projects ---------------------------------------------------------------------------------------------
+    @route("GET", "/projects")
+    def list_projects(self, request: SimRequest) -> SimResponse:
+        """Projects by id, archived ones (`active: false`) only with `include_archived=true`; filters `ids`,
+        `updated_after`, `identifier`, `company_id`, `tags` and `custom_properties[Name]`.
+
+        UNCONFIRMED: `tags=A,B` matches projects having ALL the given tags (exact, case-sensitive names).
+        """
+        full_customer = _query_flag(request, "include_company")
+        projects = (self._project_json(project, full_customer) for project in self._projects.values())
+        return _page(request, _select(projects, self._project_filters(request)))
+
+    @route("GET", "/projects/{id}")
+    def get_project_route(self, request: SimRequest) -> JSON:
+        project = self._lookup(self._projects, request.path_params["id"])
+        return self._project_json(project, _query_flag(request, "include_company"))
+
+    @route("POST", "/projects")
+    def create_project(self, request: SimRequest) -> JSON:
+        """Create a project; it gets the account's template tasks and a contract for its leader (as recorded).
+
+        UNCONFIRMED: `currency` defaults to EUR and `leader_id` to the key's user; 2022 creates always sent both.
+        """
+        project = self._create_project(_payload(request), seeding=False, task_names=self.task_templates)
+        return self._project_json(project)
+
+    @route("PUT", "/projects/{id}")
+    def put_project(self, request: SimRequest) -> JSON:
+        return self._update_project_route(request)
+
+    @route("PATCH", "/projects/{id}")
+    def patch_project(self, request: SimRequest) -> JSON:
+        return self._update_project_route(request)
+
+    @route("DELETE", "/projects/{id}")
+    def delete_project(self, request: SimRequest) -> SimResponse:
+        """200 with an empty body, as real MOCO answers (the spec claims the deleted project is returned)."""
+        project = self._lookup(self._projects, request.path_params["id"])
+        del self._projects[project.id], self._tasks[project.id], self._contracts[project.id]
+        return SimResponse(200, empty=True)
+
+    # --- project tasks ----------------------------------------------------------------------------------------
+    @route("GET", "/projects/{project_id}/tasks")
+    def list_tasks(self, request: SimRequest) -> SimResponse:
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        tasks = (task.json() for task in self._tasks[project.id].values())
+        return _page(request, _select(tasks, _global_filters(request)))
+
+    @route("GET", "/projects/{project_id}/tasks/{id}")
+    def get_task(self, request: SimRequest) -> JSON:
+        return self._task_of(request).json()
+
+    @route("POST", "/projects/{project_id}/tasks")
+    def create_task(self, request: SimRequest) -> JSON:
+        """Create a task; UNCONFIRMED: `index` (position) is ignored, tasks stay in creation order."""
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        attrs, errors = _fields(_TASK_FIELDS, _TASK_DEFAULTS, _payload(request))
+        _require_name(attrs, errors)
+        _reject(errors)
+        return self._insert_task(project, attrs).json()
+
+    @route("PUT", "/projects/{project_id}/tasks/{id}")
+    def put_task(self, request: SimRequest) -> JSON:
+        return self._update_task_route(request)
+
+    @route("PATCH", "/projects/{project_id}/tasks/{id}")
+    def patch_task(self, request: SimRequest) -> JSON:
+        return self._update_task_route(request)
+
+    @route("DELETE", "/projects/{project_id}/tasks/{id}")
+    def delete_task(self, request: SimRequest) -> SimResponse:
+        """204, as real MOCO answers (the spec claims 200 with the task); bumps the project's `updated_at`."""
+        task = self._task_of(request)
+        project = self._projects[int(request.path_params["project_id"])]
+        del self._tasks[project.id][task.id]
+        project.updated_at = self._tick()
+        return SimResponse(204, empty=True)
+
+    # --- companies --------------------------------------------------------------------------------------------
+    @route("GET", "/companies")
+    def list_companies(self, request: SimRequest) -> SimResponse:
+        """Companies by id; filters `ids`, `updated_after`, `type`, and `term` (UNCONFIRMED: a case-insensitive
+        substring of the name or identifier)."""
+        predicates = _global_filters(request)
+        if company_type := request.param("type"):
+            predicates.append(lambda company: company["type"] == company_type)
+        if term := (request.param("term") or "").lower():
+            predicates.append(lambda company: term in f"{company['name']} {company.get('identifier') or ''}".lower())
+        return _page(request, _select(map(self._company_json, self._companies.values()), predicates))
+
+    @route("GET", "/companies/{id}")
+    def get_company(self, request: SimRequest) -> JSON:
+        return self._company_json(self._lookup(self._companies, request.path_params["id"]))
+
+    @route("POST", "/companies")
+    def create_company(self, request: SimRequest) -> JSON:
+        """Create a company (`name` and `type` required); customers get the next identifier "K0001", ... unless
+        one is given, currency EUR and 19 % VAT (as recorded)."""
+        payload = _payload(request)
+        if payload.get("type") not in COMPANY_TYPES:
+            raise SimError(422, {"errors": {"type": ["is not included in the list"]}})
+        return self._company_json(self._create_company(payload))
+
+    @route("PUT", "/companies/{id}")
+    def put_company(self, request: SimRequest) -> JSON:
+        """Update a company; UNCONFIRMED: `type` cannot change (it is ignored)."""
+        company = self._lookup(self._companies, request.path_params["id"])
+        self._commit(company, self._company_attrs(company.attrs, _payload(request), company.attrs["type"]))
+        return self._company_json(company)
+
+    # --- direct Python API (tests and demo seeding: no HTTP, not logged, API-shaped answers) ------------------
+    def define_custom_property(
+        self, name: str, kind: str, *, entity: str = "Project", defaults: Sequence[str] = ()
+    ) -> dict:
+        """Define a custom field ("Eigenes Feld") of `entity`; `defaults` are the options of Select/MultiSelect."""
+        if kind not in CUSTOM_PROPERTY_KINDS:
+            raise ValueError(f"custom property kind {kind!r} is not one of {sorted(CUSTOM_PROPERTY_KINDS)}")
+        with self.lock:
+            if self._definition(entity, name):
+                raise ValueError(f"{entity} already has a custom property named {name!r}")
+            attrs = {
+                "name": name,
+                "name_alt": None,
+                "placeholder": "",
+                "placeholder_alt": "",
+                "entity": entity,
+                "kind": kind,
+                "print_on_invoice": False,
+                "print_on_offer": False,
+                "print_on_timesheet": False,
+                "notification_enabled": False,
+                "defaults": list(defaults),
+                "api_only": False,
+            }
+            return self._insert(self._definitions, "custom_property", attrs).json()
+
+    def add_company(self, name: str, *, type: str = "customer") -> dict:
+        if type not in COMPANY_TYPES:
+            raise ValueError(f"company type {type!r} is not one of {COMPANY_TYPES}")
+        with self.lock:
+            return self._company_json(self._create_company({"name": name, "type": type}))
+
+    def add_user(self, firstname: str, lastname: str, email: str) -> dict:
+        """An active, internal user; the e-mail is stored lower-cased like MOCO does."""
+        attrs = {
+            "firstname": firstname,
+            "lastname": lastname,
+            "active": True,
+            "extern": False,
+            "email": email.lower(),
+            "mobile_phone": "",
+            "work_phone": "",
+            "home_address": "",
+            "info": "",
+            "birthday": None,
+            "avatar_url": None,
+            "tags": [],
+            "custom_properties": {},
+            "unit": {"id": 909_000_001, "name": "Team"},
+        }
+        with self.lock:
+            return self._insert(self._users, "user", attrs).json()
+
+    def add_project(
+        self,
+        name: str,
+        *,
+        customer_id: int | None,
+        identifier: str | None = None,
+        tags: Sequence[str] = (),
+        custom_properties: Mapping[str, Any] | None = None,
+        start_date: date | str | None = None,
+        finish_date: date | str | None = None,
+        tasks: Sequence[str] = (),
+        active: bool = True,
+    ) -> dict:
+        """A project led by the API user, with exactly the given tasks (no templates) and custom property values
+        stored as given (booleans as "1"/"0"). Without `customer_id` the project belongs to the agency's own
+        company (MOCO has no projects without a customer: internal projects are booked on the own company, which
+        is created on first use)."""
+        payload: dict[str, Any] = {"name": name, "tags": list(tags), "start_date": start_date}
+        payload |= {"finish_date": finish_date, "custom_properties": custom_properties or {}, "active": active}
+        if identifier is not None:
+            payload["identifier"] = identifier
+        with self.lock:
+            payload["company_id"] = self._internal_company() if customer_id is None else customer_id
+            return self._project_json(self._create_project(payload, seeding=True, task_names=tasks))
+
+    def add_task(self, project_id: int, name: str, *, billable: bool = True, active: bool = True) -> dict:
+        with self.lock:
+            project = self._lookup(self._projects, project_id)
+            attrs = {**_TASK_DEFAULTS, "name": name, "billable": billable, "active": active}
+            return self._insert_task(project, attrs).json()
+
+    def update_project(self, project_id: int, **fields: Any) -> dict:
+        """Change a project like `PUT /projects/{id}` (custom properties merged, unvalidated) and `active`."""
+        with self.lock:
+            project = self._lookup(self._projects, project_id)
+            self._commit(project, self._project_attrs(project.attrs, _unaliased(fields), seeding=True))
+            return self._project_json(project)
+
+    def update_task(self, project_id: int, task_id: int, **fields: Any) -> dict:
+        with self.lock:
+            return self._update_task(self._lookup(self._projects, project_id), task_id, fields).json()
+
+    def get_project(self, project_id: int) -> dict:
+        with self.lock:
+            return self._project_json(self._lookup(self._projects, project_id))
+
+    def projects(self) -> list[dict]:
+        with self.lock:
+            return [self._project_json(project) for project in self._projects.values()]
+
+    # --- storage --------------------------------------------------------------------------------------------
+    def _tick(self) -> datetime:
+        """The timestamp of a change: now, but at least a second after the previous change."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        self._clock = max(now, self._clock + timedelta(seconds=1))
+        return self._clock
+
+    def _insert(
+        self, table: dict[int, _Record], kind: str, attrs: dict[str, Any], at: datetime | None = None
+    ) -> _Record:
+        """Store a new record with the next id of `kind`; `at` lets records created together share one change."""
+        stamp = at or self._tick()
+        record = _Record(next(self._ids[kind]), attrs, stamp, stamp)
+        table[record.id] = record
+        return record
+
+    def _commit(self, record: _Record, attrs: dict[str, Any]) -> bool:
+        """Replace a record's attributes; a real change bumps `updated_at`."""
+        if attrs == record.attrs:
+            return False
+        record.attrs = attrs
+        record.updated_at = self._tick()
+        return True
+
+    def _lookup(self, table: dict[int, _Record], raw_id: int | str) -> _Record:
+        """The record with this id (as found in a path), else 404 `{"message": "Not found"}` (UNCONFIRMED: MOCO
+        documents no 404 body)."""
+        try:
+            return table[int(raw_id)]
+        except (KeyError, ValueError):
+            raise self.not_found() from None
+
+    # --- projects: rules and rendering ------------------------------------------------------------------------
+    def _create_project(self, payload: Mapping[str, Any], *, seeding: bool, task_names: Sequence[str]) -> _Record:
+        defaults = {**_PROJECT_DEFAULTS, "leader_id": self.api_user_id}
+        attrs = self._project_attrs(defaults, payload, seeding=seeding, creating=True)
+        if not attrs["identifier"]:
+            attrs["identifier"] = self._next_project_identifier()
+        project = self._insert(self._projects, "project", attrs)
+        self._tasks[project.id], self._contracts[project.id] = {}, {}
+        for name in task_names:
+            self._insert(self._tasks[project.id], "task", {**_TASK_DEFAULTS, "name": name}, project.created_at)
+        if attrs["leader_id"]:
+            contract = {
+                "user_id": attrs["leader_id"],
+                "billable": True,
+                "active": True,
+                "budget": None,
+                "hourly_rate": 0.0,
+            }
+            self._insert(self._contracts[project.id], "contract", contract, project.created_at)
+        return project
+
+    def _next_project_identifier(self) -> str:
+        """The automatic number range "P<yy><nnn>" (real: "P22033"), skipping numbers taken manually."""
+        taken = {project.attrs["identifier"] for project in self._projects.values()}
+        year = datetime.now(UTC).year % 100
+        return next(number for n in self._project_numbers if (number := f"P{year:02d}{n:03d}") not in taken)
+
+    def _update_project_route(self, request: SimRequest) -> JSON:
+        project = self._lookup(self._projects, request.path_params["id"])
+        self._commit(project, self._project_attrs(project.attrs, _payload(request), seeding=False))
+        return self._project_json(project)
+
+    def _project_attrs(
+        self, current: Mapping[str, Any], payload: Mapping[str, Any], *, seeding: bool, creating: bool = False
+    ) -> dict[str, Any]:
+        """The project's attributes after a write, all or nothing: 422 with field errors (missing name or
+        customer, unknown leader, taken identifier, invalid values or custom properties).
+
+        Seeding (the Python API) also sets `active` and merges custom properties without validation.
+        """
+        attrs, errors = _fields(_PROJECT_CREATE_FIELDS if creating else _PROJECT_FIELDS, current, payload)
+        references = {"customer_id": "company_id", "leader_id": "leader_id", "co_leader_id": "co_leader_id"}
+        attrs |= {attr: payload[key] for attr, key in references.items() if key in payload}
+        if attrs["customer_id"] not in self._companies:
+            errors["customer"] = ["can't be blank"]
+        for role in ("leader", "co_leader"):
+            if attrs[f"{role}_id"] is not None and attrs[f"{role}_id"] not in self._users:
+                errors[role] = ["is invalid"]
+        taken = {p.attrs["identifier"] for p in self._projects.values() if p.attrs is not current}
+        if attrs["identifier"] in taken:
+            errors["identifier"] = ["has already been taken"]
+        _require_name(attrs, errors)
+        if seeding:
+            attrs["custom_properties"] |= _seeded_custom_properties(payload.get("custom_properties") or {})
+            attrs["active"] = bool(payload.get("active", attrs["active"]))
+        elif "custom_properties" in payload:
+            attrs["custom_properties"] = self._merged_custom_properties(
+                "Project", attrs["custom_properties"], payload["custom_properties"], errors
+            )
+        _reject(errors)
+        return attrs
+
+    def _project_filters(self, request: SimRequest) -> list[Predicate]:
+        predicates = _global_filters(request)
+        if not _query_flag(request, "include_archived"):
+            predicates.append(lambda project: project["active"])
+        if identifiers := _comma_list(request, "identifier"):
+            predicates.append(lambda project: project["identifier"] in identifiers)
+        if company_ids := _comma_list(request, "company_id"):
+            predicates.append(lambda project: str(project["customer"]["id"]) in company_ids)
+        if tags := _comma_list(request, "tags"):
+            predicates.append(lambda project: tags <= set(project["tags"]))
+        return predicates + list(self._custom_property_filters(request, "Project"))
+
+    def _project_json(self, project: _Record, full_customer: bool = False) -> JSON:
+        """The project as MOCO returns it, tasks and contracts embedded; `start_date` is left out while unset
+        (real responses omit it) and `deal` is always null (deals are not simulated)."""
+        attrs = copy.deepcopy(project.attrs)
+        references = {name: attrs.pop(name) for name in _PROJECT_REFERENCES}
+        if attrs["start_date"] is None:
+            del attrs["start_date"]
+        customer = self._companies[references["customer_id"]]
+        return {
+            "id": project.id,
+            **attrs,
+            "labels": list(attrs["tags"]),
+            "leader": self._user_ref(references["leader_id"]),
+            "co_leader": self._user_ref(references["co_leader_id"]),
+            "customer": self._company_json(customer) if full_customer else self._company_ref(customer),
+            "tasks": [_task_ref(task) for task in self._tasks[project.id].values()],
+            "contracts": [self._contract_json(contract) for contract in self._contracts[project.id].values()],
+            "deal": None,
+            **_timestamps(project),
+        }
+
+    def _contract_json(self, contract: _Record) -> JSON:
+        user = self._users[contract.attrs["user_id"]].attrs
+        return {"id": contract.id, **contract.attrs, "firstname": user["firstname"], "lastname": user["lastname"]}
+
+    def _user_ref(self, user_id: int | None) -> JSON:
+        if user_id is None:
+            return None
+        user = self._users[user_id].attrs
+        return {"id": user_id, "firstname": user["firstname"], "lastname": user["lastname"]}
+
+    # --- tasks ------------------------------------------------------------------------------------------------
+    def _task_of(self, request: SimRequest) -> _Record:
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        return self._lookup(self._tasks[project.id], request.path_params["id"])
+
+    def _insert_task(self, project: _Record, attrs: dict[str, Any]) -> _Record:
+        """Store a task; its creation is also a change of the project."""
+        task = self._insert(self._tasks[project.id], "task", attrs)
+        project.updated_at = task.updated_at
+        return task
+
+    def _update_task_route(self, request: SimRequest) -> JSON:
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        return self._update_task(project, request.path_params["id"], _payload(request)).json()
+
+    def _update_task(self, project: _Record, task_id: int | str, payload: Mapping[str, Any]) -> _Record:
+        """Apply a task write (422 on blank name or invalid values); a real change also bumps the project."""
+        task = self._lookup(self._tasks[project.id], task_id)
+        attrs, errors = _fields(_TASK_FIELDS, task.attrs, payload)
+        _require_name(attrs, errors)
+        _reject(errors)
+        if self._commit(task, attrs):
+            project.updated_at = task.updated_at
+        return task
+
+    # --- companies ----------------------------------------------------------------------------------------------
+    def _create_company(self, payload: Mapping[str, Any]) -> _Record:
+        company_type = payload["type"]
+        defaults = {"type": company_type, **_COMPANY_DEFAULTS, "user_id": self.api_user_id}
+        attrs = self._company_attrs(defaults | _TYPE_DEFAULTS[company_type], payload, company_type)
+        if company_type == "customer" and not attrs["identifier"]:
+            attrs["identifier"] = self._next_customer_identifier()
+        return self._insert(self._companies, "company", attrs)
+
+    def _next_customer_identifier(self) -> str:
+        """The automatic customer number range "K0001", ... (real: "K0011"), skipping numbers taken manually."""
+        taken = {company.attrs.get("identifier") for company in self._companies.values()}
+        return next(number for n in self._customer_numbers if (number := f"K{n:04d}") not in taken)
+
+    def _company_attrs(
+        self, current: Mapping[str, Any], payload: Mapping[str, Any], company_type: str
+    ) -> dict[str, Any]:
+        """The company's attributes after a write, all or nothing; 422 for a blank name, an unknown responsible
+        user, invalid values or custom properties."""
+        attrs, errors = _fields(_COMPANY_FIELDS | _TYPE_FIELDS[company_type], current, payload)
+        if "user_id" in payload:
+            attrs["user_id"] = payload["user_id"]
+            if payload["user_id"] not in self._users:
+                errors["user"] = ["is invalid"]
+        _require_name(attrs, errors)
+        if "custom_properties" in payload:
+            attrs["custom_properties"] = self._merged_custom_properties(
+                "Company", attrs["custom_properties"], payload["custom_properties"], errors
+            )
+        _reject(errors)
+        return attrs
+
+    def _internal_company(self) -> int:
+        """The agency's own company (`intern: true`), created on first use."""
+        if self._internal_company_id is None:
+            company = self._create_company({"name": INTERNAL_COMPANY_NAME, "type": "customer"})
+            company.attrs["intern"] = True
+            self._internal_company_id = company.id
+        return self._internal_company_id
+
+    def _company_json(self, company: _Record) -> JSON:
+        """The company as MOCO returns it: customers with VAT and their projects, suppliers with `iban`.
+
+        `billing_vat.id` is made up (a VAT code id of the account).
+        """
+        attrs = copy.deepcopy(company.attrs)
+        user = self._user_ref(attrs.pop("user_id"))
+        body = {"id": company.id, **attrs, "user": user, "labels": list(attrs["tags"])}
+        if attrs["type"] == "customer":
+            tax = attrs["billing_tax"]
+            body["billing_vat"] = {"id": round(tax * 100), "tax": tax, "reverse_charge": False, "intra_eu": False}
+            projects = self._projects.values()
+            body["projects"] = [_project_summary(p) for p in projects if p.attrs["customer_id"] == company.id]
+        return body | _timestamps(company)
+
+    @staticmethod
+    def _company_ref(company: _Record) -> JSON:
+        return {"id": company.id, "name": company.attrs["name"]}
+
+    # --- custom properties ------------------------------------------------------------------------------------
+    def _definition(self, entity: str, name: str) -> JSON | None:
+        for definition in self._definitions.values():
+            if definition.attrs["entity"] == entity and definition.attrs["name"] == name:
+                return definition.attrs
+        return None
+
+    def _merged_custom_properties(
+        self, entity: str, current: Mapping[str, Any], written: Any, errors: Errors
+    ) -> dict[str, Any]:
+        """Written values merged into the current ones, as MOCO does since 2024: unknown names and null values are
+        ignored (UNCONFIRMED for null: keys cannot be removed via the API), invalid values and a total JSON size
+        over 12 kB add `custom_properties` errors."""
+        if not isinstance(written, Mapping):
+            errors["custom_properties"] = ["must be an object keyed by custom field name"]
+            return dict(current)
+        merged, problems = dict(current), []
+        for name, value in written.items():
+            definition = self._definition(entity, name)
+            if definition is None or value is None:
+                continue
+            try:
+                stored = _custom_value(definition, value)
+            except ValueError as exc:
+                problems.append(f"{name} {exc}")
+                continue
+            if stored is not None:
+                merged[name] = stored
+        if len(json.dumps(merged, ensure_ascii=False).encode()) > CUSTOM_PROPERTIES_MAX_BYTES:
+            problems.append("are too large (at most 12 kB in total)")
+        if problems:
+            errors["custom_properties"] = problems
+        return merged
+
+    def _custom_property_filters(self, request: SimRequest, entity: str) -> Iterator[Predicate]:
+        """Predicates for `custom_properties[Name]=value` (and `[Name][]=` for MultiSelect); an unknown name matches
+        nothing ("Filtering by an unknown custom field will result in an empty result set")."""
+        for key, values in request.query.items():
+            if match := _CUSTOM_PROPERTY_PARAM.match(key):
+                definition = self._definition(entity, match["name"])
+                yield partial(_custom_property_matches, definition, values) if definition else _nothing

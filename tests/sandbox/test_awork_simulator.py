@@ -1,0 +1,382 @@
+"""The awork simulator over real HTTP; every exchange is checked against the official OpenAPI spec."""
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.awork import AworkSimulator
+from sandbox.core import ServedSimulator, SimError
+from tests.contract import OpenApiContract
+
+API_KEY = "awork-sandbox-key"
+RATE_LIMIT_HEADERS = (
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-limit-second",
+    "x-ratelimit-remaining-second",
+    "x-ratelimit-limit-minute",
+    "x-ratelimit-remaining-minute",
+)
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(scope="module")
+def sim() -> AworkSimulator:
+    return AworkSimulator(per_second=None, per_minute=None)
+
+
+@pytest.fixture(scope="module")
+def limited_sim() -> AworkSimulator:
+    return AworkSimulator(per_second=3)
+
+
+def _client(simulator: AworkSimulator) -> Iterator[httpx.Client]:
+    with ServedSimulator(simulator) as served, httpx.Client(base_url=served.url, timeout=5) as client:
+        client.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield client
+
+
+@pytest.fixture(scope="module")
+def client(sim: AworkSimulator) -> Iterator[httpx.Client]:
+    yield from _client(sim)
+
+
+@pytest.fixture(scope="module")
+def limited_client(limited_sim: AworkSimulator) -> Iterator[httpx.Client]:
+    yield from _client(limited_sim)
+
+
+@pytest.fixture(autouse=True)
+def contract(sim: AworkSimulator, limited_sim: AworkSimulator) -> Iterator[None]:
+    """After each test, its exchanges with either simulator must match the spec (request and response bodies)."""
+    marks = [(simulator, simulator.log.mark()) for simulator in (sim, limited_sim)]
+    yield
+    for simulator, mark in marks:
+        OpenApiContract.awork().assert_exchanges(simulator.log.since(mark))
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error_code(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["traceId"] == response.headers["Trace-Id"]
+    return body["code"]
+
+
+def invalid_properties(response: httpx.Response) -> list[str]:
+    assert error_code(response, 400) == "validation-failed"
+    return [problem["property"] for problem in response.json()["validationErrors"]]
+
+
+def create_project(client: httpx.Client, **body: Any) -> dict[str, Any]:
+    return ok(client.post("/projects", json=body))
+
+
+# --- auth, errors, paging ---------------------------------------------------------------------------------------------
+def test_me_is_the_api_user_with_its_workspace(client: httpx.Client) -> None:
+    me = ok(client.get("/users/me"))
+    assert me["workspace"]["id"]
+    assert me["id"] in [user["id"] for user in ok(client.get("/users"))]
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-key", f"Basic {API_KEY}"])
+def test_requests_without_a_valid_api_key_are_unauthorized(client: httpx.Client, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    request = client.build_request("GET", "/projects", headers=headers)
+    if authorization is None:
+        del request.headers["Authorization"]
+    assert error_code(client.send(request), 401) == "unauthorized"
+
+
+def test_every_answer_carries_a_trace_id(client: httpx.Client) -> None:
+    assert client.get("/typeofwork").headers["Trace-Id"]
+
+
+def test_pages_carry_awork_headers(client: httpx.Client, sim: AworkSimulator) -> None:
+    for n in range(5):
+        sim.add_company(f"Paging Co {n}")
+    params = {"filterby": "startswith(name,'Paging Co')", "pageSize": 2, "page": 3}
+    response = client.get("/companies", params=params)
+    assert [company["name"] for company in ok(response)] == ["Paging Co 4"]
+    headers = {name: response.headers[name] for name in ("aw-page", "aw-pagesize", "aw-items", "aw-totalitems")}
+    assert headers == {"aw-page": "3", "aw-pagesize": "2", "aw-items": "1", "aw-totalitems": "5"}
+
+
+@pytest.mark.parametrize(("page_size", "expected"), [(None, "10"), (5000, "1000"), (0, "1")])
+def test_page_size_defaults_to_10_and_is_clamped(client: httpx.Client, page_size: int | None, expected: str) -> None:
+    params = {} if page_size is None else {"pageSize": page_size}
+    assert client.get("/typeofwork", params=params).headers["aw-pagesize"] == expected
+
+
+def test_filterby_on_companies_and_orderby(client: httpx.Client) -> None:
+    for name in ("Filter Acme GmbH", "Filter Zeta AG", "Filter Beta KG"):
+        ok(client.post("/companies", json={"name": name}))
+    found = ok(client.get("/companies", params={"filterBy": "tolower(name) eq 'filter acme gmbh'"}))
+    assert [company["name"] for company in found] == ["Filter Acme GmbH"]
+    params = {"filterby": "startswith(name,'Filter ')", "OrderBy": "name desc"}
+    ordered = ok(client.get("/companies", params=params))
+    assert [company["name"] for company in ordered] == ["Filter Zeta AG", "Filter Beta KG", "Filter Acme GmbH"]
+
+
+def test_filterby_on_projects_by_key(client: httpx.Client) -> None:
+    project = create_project(client, name="Keyed", projectKey="FLT-1")
+    create_project(client, name="Other keyed", projectKey="FLT-2")
+    found = ok(client.get("/projects", params={"filterby": "projectKey eq 'FLT-1'"}))
+    assert [each["id"] for each in found] == [project["id"]]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"filterby": "projectKey eq"}, {"filterby": "noSuchField eq 1"}, {"orderby": "name sideways"}],
+)
+def test_invalid_filter_or_order_is_400(client: httpx.Client, params: dict[str, str]) -> None:
+    create_project(client, name="Something to filter")
+    assert error_code(client.get("/projects", params=params), 400) == "invalid-filter-or-order"
+
+
+def test_users_filter_by_email_in_contact_infos(client: httpx.Client, sim: AworkSimulator) -> None:
+    anna = sim.add_user("Anna", "Muster", "anna@pixelwerk.de")
+    expr = "userContactInfos/any(c: c/type eq 'email' and tolower(c/value) eq 'anna@pixelwerk.de')"
+    users = ok(client.get("/users", params={"filterby": expr}))
+    assert [user["id"] for user in users] == [anna["id"]]
+    assert users[0]["userContactInfos"][0]["subType"] == "work"
+
+
+def test_updated_on_filter_finds_changes_since_a_cursor(client: httpx.Client) -> None:
+    before = create_project(client, name="Unchanged since cursor")
+    changed = create_project(client, name="Changed after cursor")
+    cursor = changed["updatedOn"].removesuffix("Z")
+    ok(client.put(f"/projects/{changed['id']}", json={"name": "Changed after cursor!"}))
+    params = {"filterby": f"updatedOn ge datetime'{cursor}'", "orderby": "updatedOn asc", "pageSize": 1000}
+    ids = [project["id"] for project in ok(client.get("/projects", params=params))]
+    assert changed["id"] in ids and before["id"] not in ids
+
+
+def test_missing_entity_in_the_path_is_404(client: httpx.Client) -> None:
+    assert error_code(client.get(f"/projects/{UNKNOWN_ID}"), 404) == "not-found"
+
+
+# --- companies and projects -------------------------------------------------------------------------------------------
+def test_company_name_is_required(client: httpx.Client, sim: AworkSimulator) -> None:
+    assert invalid_properties(client.post("/companies", json={"name": " ", "industry": "Design"})) == ["Name"]
+    with pytest.raises(SimError) as raised:
+        sim.add_company("x" * 1001)
+    assert raised.value.status == 400
+
+
+def test_company_update_shows_in_its_projects(client: httpx.Client) -> None:
+    company = ok(client.post("/companies", json={"name": "Old Name GmbH"}))
+    project = create_project(client, name="Renamed client", companyId=company["id"])
+    updated = ok(client.put(f"/companies/{company['id']}", json={"name": "New Name GmbH"}))
+    assert updated["updatedOn"] > company["updatedOn"]
+    assert updated["resourceVersion"] > company["resourceVersion"]
+    assert updated["projectsCount"] == 1
+    assert ok(client.get(f"/projects/{project['id']}"))["company"]["name"] == "New Name GmbH"
+
+
+def test_project_key_is_upper_cased(client: httpx.Client) -> None:
+    assert create_project(client, name="Lower key", projectKey="low_key-1")["projectKey"] == "LOW_KEY-1"
+
+
+def test_malformed_project_key_is_400(client: httpx.Client) -> None:
+    assert invalid_properties(client.post("/projects", json={"name": "Bad key", "projectKey": "bad key!"})) == [
+        "ProjectKey"
+    ]
+
+
+def test_taken_project_key_is_a_duplication_violation(client: httpx.Client) -> None:
+    create_project(client, name="First", projectKey="DUP-1")
+    response = client.post("/projects", json={"name": "Second", "projectKey": "dup-1"})
+    assert error_code(response, 400) == "duplication-violation"
+
+
+def test_project_key_is_generated_from_the_name_when_omitted(client: httpx.Client) -> None:
+    first = create_project(client, name="Generated Key Project")
+    second = create_project(client, name="Generated Key Project")
+    assert (first["projectKey"], second["projectKey"]) == ("GKP", "GKP-2")
+
+
+def test_project_company_must_exist(client: httpx.Client) -> None:
+    response = client.post("/projects", json={"name": "Orphan", "companyId": UNKNOWN_ID})
+    assert invalid_properties(response) == ["CompanyId"]
+
+
+def test_project_has_company_status_and_dates(client: httpx.Client, sim: AworkSimulator) -> None:
+    company = sim.add_company("Dated GmbH")
+    body = {"name": "Dated", "companyId": company["id"], "startDate": "2024-03-01T00:00:00+01:00"}
+    project = create_project(client, **body | {"dueDate": "2024-06-30T00:00:00Z"})
+    assert project["company"]["id"] == company["id"]
+    assert (project["startDate"], project["dueDate"]) == ("2024-02-29T23:00:00Z", "2024-06-30T00:00:00Z")
+    assert project["projectStatus"]["type"] == "progress"
+    assert (project["members"], project["tags"], project["tasksCount"]) == ([], [], 0)
+    assert project["isBillableByDefault"] is True
+
+
+def test_project_put_replaces_the_form(client: httpx.Client) -> None:
+    project = create_project(client, name="Put me", startDate="2024-01-01T00:00:00Z", isBillableByDefault=True)
+    updated = ok(client.put(f"/projects/{project['id']}", json={"name": "Put you", "isBillableByDefault": True}))
+    assert (updated["name"], updated["startDate"], updated["projectKey"]) == ("Put you", None, project["projectKey"])
+    assert updated["resourceVersion"] > project["resourceVersion"]
+
+
+def test_set_project_key_renames_task_identifiers(client: httpx.Client) -> None:
+    project = create_project(client, name="Rekey", projectKey="REKEY")
+    task = ok(client.post("/tasks", json={"baseType": "projecttask", "entityId": project["id"], "name": "T"}))
+    assert task["taskIdentifier"] == "REKEY-1"
+    assert ok(client.post(f"/projects/{project['id']}/setprojectkey", json={"projectKey": "REKEYED"}))
+    assert ok(client.get(f"/tasks/{task['id']}"))["taskIdentifier"] == "REKEYED-1"
+    response = client.post(f"/projects/{project['id']}/setprojectkey", json={"projectKey": "lower"})
+    assert invalid_properties(response) == ["ProjectKey"]
+
+
+def test_project_from_template_copies_lists_and_tasks(client: httpx.Client, sim: AworkSimulator) -> None:
+    template = sim.add_template("Website", task_lists={"Planung": ["Briefing", "Konzept"], "Umsetzung": ["Design"]})
+    assert ok(client.get(f"/projecttemplates/{template['id']}"))["name"] == "Website"
+    project = create_project(client, name="From template", projectKey="TPL", projectTemplateId=template["id"])
+    assert project["createdByProjectTemplateId"] == template["id"]
+    assert project["tasksCount"] == 3
+    lists = ok(client.get(f"/projects/{project['id']}/tasklists"))
+    assert [task_list["name"] for task_list in lists] == ["Planung", "Umsetzung"]
+    tasks = ok(client.get(f"/projects/{project['id']}/projecttasks"))
+    placed = [(task["taskIdentifier"], task["name"], [each["name"] for each in task["lists"]]) for task in tasks]
+    assert placed == [
+        ("TPL-1", "Briefing", ["Planung"]),
+        ("TPL-2", "Konzept", ["Planung"]),
+        ("TPL-3", "Design", ["Umsetzung"]),
+    ]
+
+
+def test_template_and_workflow_exclude_each_other(client: httpx.Client, sim: AworkSimulator) -> None:
+    template = sim.add_template("Exclusive")
+    body = {"name": "Both", "projectTemplateId": template["id"], "workflowId": UNKNOWN_ID}
+    assert invalid_properties(client.post("/projects", json=body)) == ["WorkflowId"]
+    unknown = client.post("/projects", json={"name": "No template", "projectTemplateId": UNKNOWN_ID})
+    assert invalid_properties(unknown) == ["ProjectTemplateId"]
+
+
+def test_deleted_project_is_gone(client: httpx.Client) -> None:
+    project = create_project(client, name="Short-lived")
+    response = client.post(f"/projects/{project['id']}/delete", json={"deleteTimeTrackings": False})
+    assert response.status_code == 204
+    assert error_code(client.get(f"/projects/{project['id']}"), 404) == "not-found"
+
+
+# --- task lists and tasks ---------------------------------------------------------------------------------------------
+def test_task_list_create_get_rename(client: httpx.Client) -> None:
+    project = create_project(client, name="Listed")
+    created = ok(client.post(f"/projects/{project['id']}/tasklists", json={"name": "MOCO"}))
+    second = ok(client.post(f"/projects/{project['id']}/tasklists", json={"name": "Intern", "order": 7.5}))
+    assert (created["order"], second["order"]) == (1, 7.5)
+    path = f"/projects/{project['id']}/tasklists/{created['id']}"
+    assert ok(client.get(path))["name"] == "MOCO"
+    assert ok(client.put(path, json={"name": "MOCO Leistungen"}))["name"] == "MOCO Leistungen"
+    assert invalid_properties(client.post(f"/projects/{project['id']}/tasklists", json={"name": " "})) == ["Name"]
+
+
+def test_task_created_into_a_list(client: httpx.Client, sim: AworkSimulator) -> None:
+    project = create_project(client, name="Tasks", projectKey="TSK")
+    task_list = ok(client.post(f"/projects/{project['id']}/tasklists", json={"name": "MOCO"}))
+    body = {"baseType": "projecttask", "entityId": project["id"], "name": "Konzeption", "plannedDuration": 3600}
+    task = ok(client.post("/tasks", json=body | {"lists": [{"id": task_list["id"], "order": 1}]}))
+    assert (task["taskNumber"], task["taskIdentifier"], task["projectId"]) == (1, "TSK-1", project["id"])
+    assert [(each["id"], each["name"], each["orderOfTask"]) for each in task["lists"]] == [(task_list["id"], "MOCO", 1)]
+    assert task["taskStatus"]["type"] == "todo"
+    assert task["typeOfWork"]["name"] == "Projektarbeit"
+    assert ok(client.get(f"/projects/{project['id']}/tasklists/{task_list['id']}"))["plannedDuration"] == 3600
+    assert [each["id"] for each in sim.project_tasks(project["id"])] == [task["id"]]
+
+
+def test_task_needs_an_existing_project_and_its_own_lists(client: httpx.Client) -> None:
+    project = create_project(client, name="Own lists")
+    foreign = ok(client.post(f"/projects/{create_project(client, name='Foreign')['id']}/tasklists", json={"name": "X"}))
+    body = {"baseType": "projecttask", "entityId": project["id"], "name": "Misplaced"}
+    assert invalid_properties(client.post("/tasks", json=body | {"lists": [{"id": foreign["id"]}]})) == ["Lists"]
+    assert invalid_properties(client.post("/tasks", json=body | {"entityId": UNKNOWN_ID})) == ["EntityId"]
+
+
+def test_subtask_is_counted_on_its_parent(client: httpx.Client) -> None:
+    project = create_project(client, name="Subtasks")
+    body = {"baseType": "projecttask", "entityId": project["id"], "name": "Parent"}
+    parent = ok(client.post("/tasks", json=body))
+    child = ok(client.post("/tasks", json=body | {"name": "Child", "parentId": parent["id"]}))
+    assert (child["isSubtask"], child["correlationId"]) == (True, parent["id"])
+    assert ok(client.get(f"/tasks/{parent['id']}"))["numberOfSubtasks"] == 1
+
+
+def test_private_task_belongs_to_the_api_user(client: httpx.Client) -> None:
+    me = ok(client.get("/users/me"))
+    task = ok(client.post("/tasks", json={"baseType": "private", "name": "Note to self"}))
+    assert (task["userId"], task["projectId"], task["taskIdentifier"]) == (me["id"], None, None)
+
+
+def test_task_rename_via_put(client: httpx.Client) -> None:
+    project = create_project(client, name="Renames")
+    task = ok(client.post("/tasks", json={"baseType": "projecttask", "entityId": project["id"], "name": "Old"}))
+    renamed = ok(client.put(f"/tasks/{task['id']}", json={"name": "New", "plannedDuration": 1800}))
+    assert (renamed["name"], renamed["plannedDuration"]) == ("New", 1800)
+    assert renamed["updatedOn"] > task["updatedOn"]
+    assert renamed["resourceVersion"] > task["resourceVersion"]
+    assert ok(client.get(f"/tasks/{task['id']}"))["name"] == "New"
+
+
+def test_addtasks_puts_existing_tasks_into_a_list(client: httpx.Client) -> None:
+    project = create_project(client, name="Add tasks")
+    task_list = ok(client.post(f"/projects/{project['id']}/tasklists", json={"name": "MOCO"}))
+    tasks = [
+        ok(client.post("/tasks", json={"baseType": "projecttask", "entityId": project["id"], "name": name}))
+        for name in ("One", "Two")
+    ]
+    path = f"/projects/{project['id']}/tasklists/{task_list['id']}/addtasks"
+    placed = ok(client.post(path, json=[{"taskId": tasks[0]["id"], "order": 4}, {"taskId": tasks[1]["id"]}]))
+    assert placed == [{"id": task_list["id"], "order": 4}, {"id": task_list["id"], "order": 5}]
+    assert [each["id"] for each in ok(client.get(f"/tasks/{tasks[1]['id']}"))["lists"]] == [task_list["id"]]
+    assert invalid_properties(client.post(path, json=[{"taskId": UNKNOWN_ID}])) == ["TaskId"]
+
+
+def test_type_of_work_create_and_list(client: httpx.Client) -> None:
+    created = ok(client.post("/typeofwork", json={"name": "Beratung", "icon": "forum"}))
+    names = [each["name"] for each in ok(client.get("/typeofwork", params={"pageSize": 1000}))]
+    assert created["name"] in names and "Projektarbeit" in names
+
+
+# --- direct API, limits, faults ---------------------------------------------------------------------------------------
+def test_direct_api_creates_and_updates_projects(sim: AworkSimulator) -> None:
+    company = sim.add_company("Direct GmbH")
+    project = sim.add_project("Direct", project_key="dir-1", company_id=company["id"], start_date=date(2024, 1, 2))
+    assert (project["projectKey"], project["startDate"]) == ("DIR-1", "2024-01-02T00:00:00Z")
+    updated = sim.update_project(project["id"], name="Direct renamed", dueDate=date(2024, 2, 1), projectKey="DIR-2")
+    assert (updated["name"], updated["dueDate"], updated["projectKey"]) == (
+        "Direct renamed",
+        "2024-02-01T00:00:00Z",
+        "DIR-2",
+    )
+    assert updated["startDate"] == "2024-01-02T00:00:00Z"
+    assert sim.project(project["id"]) == updated
+    assert project["id"] in [each["id"] for each in sim.projects()]
+    assert company["id"] in [each["id"] for each in sim.companies()]
+
+
+def test_rate_limit_answers_429_with_the_documented_headers(limited_client: httpx.Client) -> None:
+    statuses = [limited_client.get("/typeofwork").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = limited_client.get("/typeofwork")
+    assert error_code(refused, 429)
+    headers = {name: refused.headers[name] for name in RATE_LIMIT_HEADERS}
+    assert headers["ratelimit-limit"] == headers["x-ratelimit-limit-second"] == "3"
+    assert headers["x-ratelimit-limit-minute"] == "1000"
+    assert headers["ratelimit-remaining"] == "0"
+    assert headers["ratelimit-reset"] == "1"
+
+
+def test_injected_faults_answer_server_errors_then_recover(client: httpx.Client, sim: AworkSimulator) -> None:
+    sim.faults.fail_next(2, 503)
+    assert [error_code(client.get("/projects"), 503) for _ in range(2)] == ["server-error", "server-error"]
+    assert client.get("/projects").status_code == 200
