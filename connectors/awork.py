@@ -28,7 +28,22 @@ class AworkProjectTemplate(AworkModel):
     name: str
 
 
+# ProjectPutForm fields we do not own: a PUT replaces every field, so they are sent back as they are.
+_KEPT_ON_UPDATE = (
+    "isPrivate",
+    "description",
+    "timeBudget",
+    "isBillableByDefault",
+    "projectTypeId",
+    "color",
+    "deductNonBillableHours",
+    "isProjectKeyVisible",
+)
+
+
 class AworkProject(AworkModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
     id: str
     name: str
     project_key: str | None = Field(default=None, alias="projectKey")
@@ -36,6 +51,11 @@ class AworkProject(AworkModel):
     due_date: datetime | None = Field(default=None, alias="dueDate")
     company_id: str | None = Field(default=None, alias="companyId")
     template_id: str | None = Field(default=None, alias="createdByProjectTemplateId")
+
+    def kept_fields(self) -> dict[str, Any]:
+        """The project's own values of the PUT form's fields that we do not set."""
+        extra = self.model_extra or {}
+        return {name: extra[name] for name in _KEPT_ON_UPDATE if name in extra}
 
 
 class AworkTaskList(AworkModel):
@@ -88,6 +108,16 @@ class AworkProjectForm(AworkModel):
             if self.template_id:
                 body["projectTemplateId"] = self.template_id
         return body
+
+    def is_set_on(self, project: AworkProject) -> bool:
+        """Whether the project already has these values (so an update would change nothing)."""
+        current = {
+            "name": project.name,
+            "startDate": _midnight(project.start_date.date()) if project.start_date else None,
+            "dueDate": _midnight(project.due_date.date()) if project.due_date else None,
+            "companyId": project.company_id,
+        }
+        return current == self.body(for_update=True)
 
 
 def _midnight(day: date | None) -> str | None:
@@ -156,8 +186,10 @@ class AworkClient:
         response = self.http.request("POST", "projects", json=form.body())
         return AworkProject.model_validate(response.json())
 
-    def update_project(self, project_id: str, form: AworkProjectForm) -> AworkProject:
-        response = self.http.request("PUT", f"projects/{project_id}", json=form.body(for_update=True))
+    def update_project(self, current: AworkProject, form: AworkProjectForm) -> AworkProject:
+        """Set our fields on a project, keeping the values of the fields we do not own."""
+        body = {**current.kept_fields(), **form.body(for_update=True)}
+        response = self.http.request("PUT", f"projects/{current.id}", json=body)
         return AworkProject.model_validate(response.json())
 
     # task lists and tasks --------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ class LoggedRequest:
     response_body: JSON
     response_headers: dict[str, str]
     at: float
+    corrupted: bool = False  # the body was altered by fault injection (not the API's behaviour)
 
     @property
     def is_write(self) -> bool:
@@ -137,6 +138,7 @@ class FaultRule:
     headers: dict[str, str] = field(default_factory=dict)
     after_processing: bool = False  # the handler runs (the write happens), then the answer is an error
     delay: float = 0.0  # seconds to wait before answering (slow responses; beyond the client timeout = a drop)
+    transform: Callable[[JSON], JSON] | None = None  # a malformed payload: the handler's answer, altered
 
     def matches(self, request: SimRequest) -> bool:
         if self.method and self.method != request.method:
@@ -168,6 +170,22 @@ class Faults:
     ) -> FaultRule:
         """Answer the next `times` matching requests with `status` (a 5xx burst, an injected 4xx, a slow answer)."""
         rule = FaultRule(status, times, method, route, when, body, {}, after_processing, delay)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def corrupt_next(
+        self,
+        transform: Callable[[JSON], JSON],
+        times: int = 1,
+        *,
+        method: str | None = "GET",
+        route: str | None = None,
+        when: Callable[[SimRequest], bool] | None = None,
+    ) -> FaultRule:
+        """Answer the next matching requests normally, but with the body passed through `transform` (a malformed
+        payload, e.g. a required field missing). Such exchanges are flagged `corrupted` in the log."""
+        rule = FaultRule(200, times, method, route, when, transform=transform)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -281,11 +299,10 @@ class Simulator:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode(), keep_blank_values=True)
-        response, request, delay = self.handle(scope["method"], scope["path"], query, headers, raw)
-        delay += self.faults.latency
+        response, request, fault = self.handle(scope["method"], scope["path"], query, headers, raw)
+        delay = (fault.delay if fault else 0.0) + self.faults.latency
         if delay:
             await asyncio.sleep(delay)
-        await self._send(send, response)
         self.log.append(
             LoggedRequest(
                 method=scope["method"],
@@ -298,18 +315,20 @@ class Simulator:
                 response_body=None if response.empty else response.body,
                 response_headers=response.headers,
                 at=time.time(),
+                corrupted=bool(fault and fault.transform),
             )
         )
+        await self._send(send, response)  # logged first: a test reading the log after the answer sees it
 
     def handle(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
-    ) -> tuple[SimResponse, SimRequest | None, float]:
+    ) -> tuple[SimResponse, SimRequest | None, FaultRule | None]:
         """Route one request through faults, auth, rate limit and its handler (synchronously, under the lock)."""
         if not path.startswith(self.base_path):
-            return SimResponse(404, self.not_found().body), None, 0.0
+            return SimResponse(404, self.not_found().body), None, None
         found = self._match(method, path[len(self.base_path) :] or "/")
         if found is None:
-            return SimResponse(404, self.not_found().body), None, 0.0
+            return SimResponse(404, self.not_found().body), None, None
         template, match, handler = found
         try:
             body = json.loads(raw) if raw else None
@@ -318,7 +337,7 @@ class Simulator:
         request = SimRequest(method, path, template, match.groupdict(), query, headers, body, raw)
         fault = self.faults.take(request)
         try:
-            if fault and not fault.after_processing:
+            if fault and not fault.after_processing and fault.transform is None:
                 raise self._fault_error(fault)
             self.authenticate(request)
             for limit in self.limits:
@@ -330,11 +349,13 @@ class Simulator:
             with self.lock:
                 result = handler(request)
             response = result if isinstance(result, SimResponse) else SimResponse(200, result)
-            if fault:
+            if fault and fault.transform is not None:
+                response.body = fault.transform(response.body)
+            elif fault:
                 raise self._fault_error(fault)
         except SimError as error:
             response = SimResponse(error.status, error.body, dict(error.headers))
-        return response, request, fault.delay if fault else 0.0
+        return response, request, fault
 
     def _match(self, method: str, local_path: str) -> tuple[str, re.Match[str], Callable[[SimRequest], Any]] | None:
         """The route template, its match and the handler for a request, if any."""

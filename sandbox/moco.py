@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -77,12 +78,13 @@ def _amount(value: Any) -> float | None:
     """A nullable amount, returned as float like MOCO does (`100` in, `100.0` out)."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ValueError("is not a number")
     try:
-        return float(value)
+        amount = float(value)
     except (TypeError, ValueError):
-        raise ValueError("is not a number") from None
+        amount = math.nan
+    if isinstance(value, bool) or not math.isfinite(amount):
+        raise ValueError("is not a number")
+    return amount
 
 
 def _rate(value: Any) -> float:
@@ -496,7 +498,7 @@ class MocoSimulator(Simulator):
 
     # --- session, users ---------------------------------------------------------------------------------------
     @route("GET", "/session")
-    def get_session(self, request: SimRequest) -> JSON:
+    def show_session(self, request: SimRequest) -> JSON:
         return {"id": self.api_user_id, "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"moco/{self.api_user_id}"))}
 
     @route("GET", "/users")
@@ -511,7 +513,7 @@ class MocoSimulator(Simulator):
         return _page(request, _select((user.json() for user in self._users.values()), predicates))
 
     @route("GET", "/users/{id}")
-    def get_user(self, request: SimRequest) -> JSON:
+    def show_user(self, request: SimRequest) -> JSON:
         return self._lookup(self._users, request.path_params["id"]).json()
 
     # --- custom property definitions --------------------------------------------------------------------------
@@ -535,7 +537,7 @@ class MocoSimulator(Simulator):
         return _page(request, _select(projects, self._project_filters(request)))
 
     @route("GET", "/projects/{id}")
-    def get_project_route(self, request: SimRequest) -> JSON:
+    def show_project(self, request: SimRequest) -> JSON:
         project = self._lookup(self._projects, request.path_params["id"])
         return self._project_json(project, _query_flag(request, "include_company"))
 
@@ -571,7 +573,7 @@ class MocoSimulator(Simulator):
         return _page(request, _select(tasks, _global_filters(request)))
 
     @route("GET", "/projects/{project_id}/tasks/{id}")
-    def get_task(self, request: SimRequest) -> JSON:
+    def show_task(self, request: SimRequest) -> JSON:
         return self._task_of(request).json()
 
     @route("POST", "/projects/{project_id}/tasks")
@@ -613,7 +615,7 @@ class MocoSimulator(Simulator):
         return _page(request, _select(map(self._company_json, self._companies.values()), predicates))
 
     @route("GET", "/companies/{id}")
-    def get_company(self, request: SimRequest) -> JSON:
+    def show_company(self, request: SimRequest) -> JSON:
         return self._company_json(self._lookup(self._companies, request.path_params["id"]))
 
     @route("POST", "/companies")
@@ -664,12 +666,12 @@ class MocoSimulator(Simulator):
         with self.lock:
             return self._company_json(self._create_company({"name": name, "type": type}))
 
-    def add_user(self, firstname: str, lastname: str, email: str) -> dict:
-        """An active, internal user; the e-mail is stored lower-cased like MOCO does."""
+    def add_user(self, firstname: str, lastname: str, email: str, *, active: bool = True) -> dict:
+        """An internal user (`active=False`: deactivated); the e-mail is stored lower-cased like MOCO does."""
         attrs = {
             "firstname": firstname,
             "lastname": lastname,
-            "active": True,
+            "active": active,
             "extern": False,
             "email": email.lower(),
             "mobile_phone": "",

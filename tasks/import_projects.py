@@ -170,14 +170,12 @@ class ProjectApplier:
             awork_id = project.id
         else:
             awork_id = steps.awork_project_id or ""
-            if steps.link_existing:
+            if steps.link_existing or steps.update_project:
                 current = self.awork.project(awork_id)
-                result.projects_linked += 1
-                if _differs(current, form):
-                    self.awork.update_project(awork_id, form)
-            elif steps.update_project:
-                self.awork.update_project(awork_id, form)
-                result.projects_updated += 1
+                if not form.is_set_on(current):
+                    self.awork.update_project(current, form)
+                result.projects_linked += steps.link_existing
+                result.projects_updated += steps.update_project
         url = awork_project_url(self.settings.awork_app_url, awork_id)
         if draft.moco_link_value != url:
             self.moco.update_project_custom_properties(draft.moco_id, {self.settings.moco_awork_link_field: url})
@@ -304,17 +302,6 @@ class KeyTakenError(Exception):
 class MissingCompanyError(ClientError):
     def __init__(self, draft: ProjectDraft) -> None:
         super().__init__("awork", "POST", "companies", None, f"no awork company for customer '{draft.customer.name}'")
-
-
-def _differs(project: AworkProject, form: AworkProjectForm) -> bool:
-    body = form.body(for_update=True)
-    current = {
-        "name": project.name,
-        "startDate": project.start_date.strftime("%Y-%m-%dT%H:%M:%SZ") if project.start_date else None,
-        "dueDate": project.due_date.strftime("%Y-%m-%dT%H:%M:%SZ") if project.due_date else None,
-        "companyId": project.company_id,
-    }
-    return body != current
 
 
 @task(name="apply-project-batch", cache_policy=NO_CACHE, **RETRY)

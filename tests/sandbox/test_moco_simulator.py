@@ -360,6 +360,12 @@ def test_users_filter_by_email_case_insensitively(api: httpx.Client, sim: MocoSi
     assert api.get(f"/users/{user['id']}").json() == user
 
 
+def test_deactivated_users_only_with_include_archived(api: httpx.Client, sim: MocoSimulator) -> None:
+    former = sim.add_user("Ex", "Kollege", "ex.kollege@pixelwerk.de", active=False)["id"]
+    assert ids(api.get("/users", params={"email": "ex.kollege@pixelwerk.de"})) == []
+    assert ids(api.get("/users", params={"email": "ex.kollege@pixelwerk.de", "include_archived": "true"})) == [former]
+
+
 def test_custom_property_definitions_by_entity(api: httpx.Client, sim: MocoSimulator) -> None:
     sim.define_custom_property("Kostenstelle", "String", entity="Company")
     definitions = api.get("/account/custom_properties", params={"entity": "Project"}).json()
