@@ -130,4 +130,4 @@ class ImportResult(BaseModel):
         return ImportResult.model_validate(merged)
 
     def counts(self) -> dict[str, int]:
-        return {k: v for k, v in self.model_dump().items() if isinstance(v, int)}
+        return {k: v for k, v in self.model_dump().items() if type(v) is int}

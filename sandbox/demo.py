@@ -108,6 +108,7 @@ def start_sandbox(moco_port: int = 0, awork_port: int = 0, rate_limits: bool = T
 
 def run_demo(console: Console) -> None:
     """Sandbox + the import flow twice (the second run writes nothing), printing what happened."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the tables below say what happened
     from flows.console import counts_table, print_issues
     from flows.import_moco_projects import import_moco_projects
     from models.settings import get_settings

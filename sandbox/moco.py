@@ -624,7 +624,9 @@ class MocoSimulator(Simulator):
         one is given, currency EUR and 19 % VAT (as recorded)."""
         payload = _payload(request)
         if payload.get("type") not in COMPANY_TYPES:
-            raise SimError(422, {"errors": {"type": ["is not included in the list"]}})
+            errors = {"type": ["is not included in the list"]}
+            _require_name(payload, errors)
+            _reject(errors)
         return self._company_json(self._create_company(payload))
 
     @route("PUT", "/companies/{id}")
@@ -771,6 +773,7 @@ class MocoSimulator(Simulator):
 
     # --- projects: rules and rendering ------------------------------------------------------------------------
     def _create_project(self, payload: Mapping[str, Any], *, seeding: bool, task_names: Sequence[str]) -> _Record:
+        """Store a new project with its first tasks and a contract for its leader, all as one change."""
         defaults = {**_PROJECT_DEFAULTS, "leader_id": self.api_user_id}
         attrs = self._project_attrs(defaults, payload, seeding=seeding, creating=True)
         if not attrs["identifier"]:

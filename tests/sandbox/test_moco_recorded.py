@@ -114,20 +114,29 @@ def shape_differences(recorded: Any, ours: Any, where: str = "$") -> list[str]:
     if json_type(recorded) != json_type(ours):
         return [f"{where}: recorded {json_type(recorded)} {recorded!r}, ours {json_type(ours)} {ours!r}"]
     if isinstance(recorded, dict):
-        missing = [f"{where}.{key}: missing" for key in recorded if key not in ours]
-        nested = [
-            shape_differences(value, ours[key], f"{where}.{key}") for key, value in recorded.items() if key in ours
-        ]
-        return missing + [difference for differences in nested for difference in differences]
-    if isinstance(recorded, list) and recorded:
-        if not ours:
-            return [f"{where}: recorded {len(recorded)} item(s), ours none"]
-        return [
-            d
-            for index, item in enumerate(recorded)
-            for d in shape_differences(item, partner(item, ours), f"{where}[{index}]")
-        ]
+        return object_differences(recorded, ours, where)
+    if isinstance(recorded, list):
+        return list_differences(recorded, ours, where)
     return []
+
+
+def object_differences(recorded: dict[str, Any], ours: dict[str, Any], where: str) -> list[str]:
+    differences = []
+    for key, value in recorded.items():
+        if key in ours:
+            differences += shape_differences(value, ours[key], f"{where}.{key}")
+        else:
+            differences.append(f"{where}.{key}: missing")
+    return differences
+
+
+def list_differences(recorded: list[Any], ours: list[Any], where: str) -> list[str]:
+    if recorded and not ours:
+        return [f"{where}: recorded {len(recorded)} item(s), ours none"]
+    differences = []
+    for index, item in enumerate(recorded):
+        differences += shape_differences(item, partner(item, ours), f"{where}[{index}]")
+    return differences
 
 
 @pytest.mark.parametrize("recording", RECORDINGS)

@@ -1,0 +1,92 @@
+"""The `timebridge` command and the demo, as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+from typer.testing import CliRunner
+
+from cli import app
+from sandbox.demo import run_demo
+from tests.conftest import AWORK_KEY, MOCO_KEY
+from tests.test_import_moco_projects import seed_fields
+
+runner = CliRunner()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_import_prints_the_summary_and_status_shows_the_run(sims, settings):
+    seed_fields(sims)
+    customer = sims.moco.add_company("Pixelwerk GmbH")
+    sims.moco.add_project("Website", identifier="P1", customer_id=customer["id"], tags=["Sync to awork"], tasks=["A"])
+    sims.moco.add_project(
+        "Retainer",
+        identifier="P2",
+        customer_id=customer["id"],
+        tags=["Sync to awork"],
+        custom_properties={"awork Projektvorlage": "Retainer"},
+    )
+
+    dry = runner.invoke(app, ["run", "import-moco-projects", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "projects to create" in dry.output and sims.awork.projects() == []
+
+    result = runner.invoke(app, ["run", "import-moco-projects"])
+    assert result.exit_code == 0, result.output
+    assert "completed with issues" in result.output and "unknown template" in result.output
+    assert [p["name"] for p in sims.awork.projects()] == ["Website"]
+
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0, status.output
+    assert "import-moco-projects" in status.output and "1 open sync issue" in status.output
+    for secret in (MOCO_KEY, AWORK_KEY):
+        assert secret not in result.output + status.output + dry.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_failed_run_exits_non_zero(sims, settings, monkeypatch):
+    monkeypatch.setenv("TIMEBRIDGE_MOCO_API_KEY", "wrong-key")
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["run", "import-moco-projects"])
+    assert result.exit_code == 1
+    assert "failed" in result.output and "Unauthorized" in result.output
+    assert "wrong-key" not in result.output
+
+
+def test_db_upgrade_creates_the_store(tmp_path, monkeypatch):
+    from models.settings import get_settings
+
+    monkeypatch.setenv("TIMEBRIDGE_DATABASE_URL", f"sqlite:///{tmp_path}/new.db")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["db", "upgrade"])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new.db").exists() and "up to date" in result.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("MOCO_BASE_URL", "MOCO_API_KEY", "AWORK_BASE_URL", "AWORK_API_KEY", "AWORK_APP_URL", "DATABASE_URL"):
+        monkeypatch.delenv(f"TIMEBRIDGE_{name}", raising=False)
+    console = Console(record=True, width=200)
+    run_demo(console)
+    output = console.export_text()
+    assert "created project P24001 Website Relaunch" in output
+    assert "created task P24002 / Kreation" in output
+    assert "unknown template" in output
+    assert "second run: completed with issues" in output and "0 write requests" in output
+
+
+def test_prefect_yaml_declares_the_import_deployment():
+    config = yaml.safe_load(Path(__file__).parent.parent.joinpath("prefect.yaml").read_text())
+    [deployment] = [d for d in config["deployments"] if d["name"] == "import-moco-projects"]
+    assert deployment["entrypoint"] == "flows/import_moco_projects.py:import_moco_projects"
+    assert deployment["schedules"][0]["interval"] == 900
+    assert deployment["concurrency_limit"]["limit"] == 1
+    assert deployment["work_pool"]["name"] == "process"
