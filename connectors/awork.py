@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import ApiClient, RateLimit, build_client, paginate_page_size
+from connectors.http import Connector, RateLimit, build_client, paginate_page_size
 from models.settings import Settings, retry_policy
 
 PAGE_SIZE = 1000  # awork's maximum page size
@@ -129,11 +129,8 @@ def odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class AworkClient:
+class AworkClient(Connector):
     """awork API v1. One instance per task; `http.requests` counts the HTTP requests sent."""
-
-    def __init__(self, http: ApiClient) -> None:
-        self.http = http
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AworkClient:

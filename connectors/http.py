@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
@@ -267,6 +267,19 @@ class ApiClient:
         if status in (400, 422):
             return ValidationFailedError(self.api, method, path, status, message)
         return ClientError(self.api, method, path, status, message)
+
+
+class Connector:
+    """Base of the typed API clients: holds the `ApiClient`, closes it when used as a context manager."""
+
+    def __init__(self, http: ApiClient) -> None:
+        self.http = http
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import ApiClient, RateLimit, build_client, paginate_link_header
+from connectors.http import Connector, RateLimit, build_client, paginate_link_header
 from models.settings import Settings, retry_policy
 
 PER_PAGE = 100  # MOCO's maximum page size
@@ -64,11 +64,8 @@ class MocoCustomProperty(MocoModel):
     defaults: list[Any] = Field(default_factory=list)
 
 
-class MocoClient:
-    """MOCO API v1. One instance per task; `requests` counts the HTTP requests sent."""
-
-    def __init__(self, http: ApiClient) -> None:
-        self.http = http
+class MocoClient(Connector):
+    """MOCO API v1. One instance per task; `http.requests` counts the HTTP requests sent."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> MocoClient:

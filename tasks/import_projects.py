@@ -48,8 +48,7 @@ def import_names(settings: Settings) -> ImportNames:
 def read_moco_projects() -> list[MocoProject]:
     """MOCO projects flagged for sync, by tag or by the Yes/No field (two filtered lists, 100 per page)."""
     settings = get_settings()
-    with MocoClient.from_settings(settings).http as http:
-        moco = MocoClient(http)
+    with MocoClient.from_settings(settings) as moco:
         by_id = {p.id: p for p in moco.projects(tags=[settings.moco_sync_tag])}
         by_id.update({p.id: p for p in moco.projects(custom_properties={settings.moco_sync_field: "true"})})
     get_run_logger().info("read %d flagged MOCO projects", len(by_id))
@@ -59,15 +58,15 @@ def read_moco_projects() -> list[MocoProject]:
 @task(name="read-awork-templates", cache_policy=NO_CACHE, **RETRY)
 def read_awork_templates() -> dict[str, str]:
     """awork project template ids by normalized name (read once per run)."""
-    with AworkClient.from_settings(get_settings()).http as http:
-        return template_index((t.id, t.name) for t in AworkClient(http).project_templates())
+    with AworkClient.from_settings(get_settings()) as awork:
+        return template_index((t.id, t.name) for t in awork.project_templates())
 
 
 @task(name="read-awork-project-keys", cache_policy=NO_CACHE, **RETRY)
 def read_awork_project_keys() -> dict[str, AworkProject]:
     """Every awork project by key, to adopt projects a crashed run created (read once, only when creating)."""
-    with AworkClient.from_settings(get_settings()).http as http:
-        projects = AworkClient(http).projects()
+    with AworkClient.from_settings(get_settings()) as awork:
+        projects = awork.projects()
     return {p.project_key: p for p in projects if p.project_key}
 
 
@@ -82,8 +81,7 @@ def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], 
     result = ImportResult()
     if not missing:
         return ids, result
-    with AworkClient.from_settings(settings).http as http:
-        awork = AworkClient(http)
+    with AworkClient.from_settings(settings) as awork:
         by_name: dict[str, AworkCompany] = {}
         for company in awork.companies():
             by_name.setdefault(normalize_name(company.name), company)
@@ -181,8 +179,9 @@ class ProjectApplier:
             self.moco.update_project_custom_properties(draft.moco_id, {self.settings.moco_awork_link_field: url})
             result.links_written_back += 1
         empty_project = fresh and not draft.template_id  # nothing in it yet: no need to look before creating
-        task_list = self._task_list(awork_id, list_link.target_id if list_link else None, empty_project, result)
-        needs_tasks = (steps.create_tasks or steps.rename_tasks) and not empty_project
+        task_list, new_list = self._task_list(awork_id, list_link.target_id if list_link else None, empty_project)
+        result.task_lists_created += new_list
+        needs_tasks = (steps.create_tasks or steps.rename_tasks) and not new_list  # a new list holds no tasks
         existing = self.awork.project_tasks(awork_id) if needs_tasks else []
         links = [LinkRecord(kind="project", source_id=source, target_id=awork_id, source_hash=draft.hash)]
         links.append(LinkRecord(kind="task_list", source_id=source, target_id=task_list.id))
@@ -207,13 +206,11 @@ class ProjectApplier:
             raise KeyTakenError(key, project)
         return None
 
-    def _task_list(
-        self, awork_id: str, linked_id: str | None, empty_project: bool, result: ImportResult
-    ) -> AworkTaskList:
-        """The project's task list `MOCO`: by link, else by name, else created."""
+    def _task_list(self, awork_id: str, linked_id: str | None, empty_project: bool) -> tuple[AworkTaskList, bool]:
+        """The project's task list `MOCO`: by link, else by name, else created (then also returns True)."""
         name = self.settings.awork_task_list_name
         if linked_id:
-            return AworkTaskList(id=linked_id, name=name)
+            return AworkTaskList(id=linked_id, name=name), False
 
         def find() -> AworkTaskList | None:
             return next(
@@ -222,10 +219,8 @@ class ProjectApplier:
 
         found = None if empty_project else find()
         if found:
-            return found
-        task_list, created = create_once(lambda: self.awork.create_task_list(awork_id, name), find)
-        result.task_lists_created += created
-        return task_list
+            return found, False
+        return create_once(lambda: self.awork.create_task_list(awork_id, name), find)
 
     def _tasks(
         self,
@@ -312,10 +307,10 @@ def apply_project_batch(
     settings = get_settings()
     store = open_store(settings.database_url)
     sources = [str(p.draft.moco_id) for p in batch]
-    with MocoClient.from_settings(settings).http as moco_http, AworkClient.from_settings(settings).http as awork_http:
+    with MocoClient.from_settings(settings) as moco, AworkClient.from_settings(settings) as awork:
         applier = ProjectApplier(
-            moco=MocoClient(moco_http),
-            awork=AworkClient(awork_http),
+            moco=moco,
+            awork=awork,
             store=store,
             settings=settings,
             company_ids=company_ids,
@@ -328,6 +323,6 @@ def apply_project_batch(
         for planned in batch:
             result = result.merge(applier.apply(planned))
     get_run_logger().info(
-        "batch of %d projects: %d awork requests, %d MOCO requests", len(batch), awork_http.requests, moco_http.requests
+        "batch of %d projects: %d awork requests, %d MOCO requests", len(batch), awork.http.requests, moco.http.requests
     )
     return result
