@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -85,6 +85,63 @@ class AworkTask(AworkModel):
         return {**current, **{AworkTask.model_fields[k].alias or k: v for k, v in changes.items()}}
 
 
+class AworkContactInfo(AworkModel):
+    type: str | None = None
+    value: str | None = None
+
+
+class AworkUser(AworkModel):
+    id: str
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    contact_infos: list[AworkContactInfo] | None = Field(default=None, alias="userContactInfos")
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or self.id
+
+    @property
+    def email(self) -> str | None:
+        """The user's first e-mail contact info (awork has no top-level e-mail field)."""
+        emails = [c.value for c in self.contact_infos or [] if c.type == "email" and c.value]
+        return emails[0] if emails else None
+
+
+class AworkNamedRef(AworkModel):
+    id: str
+    name: str | None = None
+
+
+class AworkTimeEntry(AworkModel):
+    """A time entry (`TimeTracking`): the start is split into a UTC midnight date and a time of day."""
+
+    id: str
+    user_id: str | None = Field(default=None, alias="userId")
+    project_id: str | None = Field(default=None, alias="projectId")
+    task_id: str | None = Field(default=None, alias="taskId")
+    type_of_work_id: str | None = Field(default=None, alias="typeOfWorkId")
+    type_of_work: AworkNamedRef | None = Field(default=None, alias="typeOfWork")
+    task: AworkNamedRef | None = None
+    note: str | None = None
+    duration: int | None = None
+    is_billable: bool = Field(default=True, alias="isBillable")
+    timezone: str = "Europe/Berlin"
+    start_date_utc: datetime | None = Field(default=None, alias="startDateUtc")
+    start_time_utc: str | None = Field(default=None, alias="startTimeUtc")
+    updated_on: datetime | None = Field(default=None, alias="updatedOn")
+
+    @property
+    def start_utc(self) -> datetime | None:
+        """The start as an aware UTC instant (date part + time-of-day part, fractions of a second dropped)."""
+        if self.start_date_utc is None:
+            return None
+        day = self.start_date_utc.date()
+        if not self.start_time_utc:
+            return datetime.combine(day, time(), tzinfo=UTC)
+        hours, minutes, seconds = (self.start_time_utc.split(".")[0].split(":") + ["0", "0"])[:3]
+        return datetime.combine(day, time(int(hours), int(minutes), int(seconds)), tzinfo=UTC)
+
+
 class AworkProjectForm(AworkModel):
     """What we set on an awork project (ExtendedProjectForm / ProjectPutForm)."""
 
@@ -122,6 +179,11 @@ class AworkProjectForm(AworkModel):
 
 def _midnight(day: date | None) -> str | None:
     return datetime.combine(day, time()).strftime("%Y-%m-%dT%H:%M:%SZ") if day else None
+
+
+def odata_datetime(moment: datetime) -> str:
+    """A date-time literal for a `filterby` expression (UTC)."""
+    return f"datetime'{moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')}'"
 
 
 def odata_string(value: str) -> str:
@@ -212,3 +274,31 @@ class AworkClient(Connector):
     def rename_task(self, task: AworkTask, name: str) -> AworkTask:
         response = self.http.request("PUT", f"tasks/{task.id}", json=task.form(name=name))
         return AworkTask.model_validate(response.json())
+
+    # users, types of work, time entries ------------------------------------------------------------------------
+    def users(self) -> list[AworkUser]:
+        """Every user, with e-mail contact infos."""
+        return [AworkUser.model_validate(item) for item in self._list("users")]
+
+    def time_entries(self, *, starting_from: datetime, starting_before: datetime) -> list[AworkTimeEntry]:
+        """Entries whose start lies in [starting_from, starting_before) (UTC), 1000 per page."""
+        expr = (
+            f"startDateUtc ge {odata_datetime(_day_start(starting_from))} "
+            f"and startDateUtc lt {odata_datetime(starting_before)}"
+        )
+        entries = (AworkTimeEntry.model_validate(item) for item in self._list("timeentries", expr))
+        return [e for e in entries if e.start_utc and starting_from <= e.start_utc < starting_before]
+
+    def time_entries_updated_since(self, moment: datetime) -> list[AworkTimeEntry]:
+        """Entries created or changed at or after `moment` (deletions are not listed by awork)."""
+        expr = f"updatedOn ge {odata_datetime(moment)}"
+        return [AworkTimeEntry.model_validate(item) for item in self._list("timeentries", expr)]
+
+    def time_entry(self, time_entry_id: str) -> AworkTimeEntry:
+        return AworkTimeEntry.model_validate(self.http.get(f"timeentries/{time_entry_id}"))
+
+
+def _day_start(moment: datetime) -> datetime:
+    """`startDateUtc` holds the UTC midnight of the start, so a range filter must start at a midnight."""
+    utc = moment.astimezone(UTC)
+    return datetime.combine(utc.date(), time(), tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -34,18 +34,69 @@ class MocoTask(MocoModel):
     billable: bool = True
 
 
+class MocoContract(MocoModel):
+    """A user's staffing on a project."""
+
+    id: int
+    user_id: int
+    active: bool = True
+
+
 class MocoProject(MocoModel):
     id: int
     identifier: str | None = None
     name: str
     active: bool = True
+    billable: bool = True
     start_date: date | None = None
     finish_date: date | None = None
     customer: MocoRef | None = None
     tags: list[str] = Field(default_factory=list)
     custom_properties: dict[str, Any] = Field(default_factory=dict)
     tasks: list[MocoTask] = Field(default_factory=list)
+    contracts: list[MocoContract] = Field(default_factory=list)
     updated_at: datetime | None = None
+
+
+class MocoUser(MocoModel):
+    id: int
+    firstname: str = ""
+    lastname: str = ""
+    email: str | None = None
+    active: bool = True
+
+
+class MocoUserRef(MocoModel):
+    id: int
+
+
+class MocoActivity(MocoModel):
+    id: int
+    date: date
+    seconds: int = 0
+    description: str | None = ""
+    billable: bool = True
+    billed: bool = False
+    tag: str | None = ""
+    remote_id: str | None = None
+    remote_url: str | None = None
+    project: MocoRef
+    task: MocoRef
+    user: MocoUserRef
+
+
+class ActivityFields(BaseModel):
+    """What we write on an activity (ActivityUpsertRequest). No `remote_service`: MOCO accepts only its own list."""
+
+    date: date
+    project_id: int
+    task_id: int
+    seconds: int
+    description: str
+    billable: bool
+    tag: str
+    remote_id: str
+    remote_url: str | None = None
 
 
 class MocoCompany(MocoModel):
@@ -124,3 +175,75 @@ class MocoClient(Connector):
 
 def _token_header(settings: Settings) -> SecretStr:
     return SecretStr(f"Token token={settings.moco_api_key.get_secret_value()}")
+
+    # users, staffing, tasks, activities -------------------------------------------------------------------------
+    def users(self) -> list[MocoUser]:
+        """Active users (e-mails are stored lower-case by MOCO)."""
+        return [MocoUser.model_validate(item) for item in paginate_link_header(self.http, "users", {}, PER_PAGE)]
+
+    def projects_by_ids(self, project_ids: Sequence[int]) -> list[MocoProject]:
+        """Projects (tasks and contracts embedded) by id, 100 ids per request."""
+        projects: list[MocoProject] = []
+        for chunk in chunks(list(project_ids), PER_PAGE):
+            params = {"ids": ",".join(map(str, chunk)), "include_archived": "true"}
+            projects += [
+                MocoProject.model_validate(i) for i in paginate_link_header(self.http, "projects", params, PER_PAGE)
+            ]
+        return projects
+
+    def create_contract(self, project_id: int, user_id: int) -> MocoContract:
+        """Staff a user on a project (a project contract)."""
+        response = self.http.request("POST", f"projects/{project_id}/contracts", json={"user_id": user_id})
+        return MocoContract.model_validate(response.json())
+
+    def create_task(self, project_id: int, name: str, *, billable: bool = True) -> MocoTask:
+        response = self.http.request("POST", f"projects/{project_id}/tasks", json={"name": name, "billable": billable})
+        return MocoTask.model_validate(response.json())
+
+    def activities(
+        self,
+        *,
+        remote_ids: Sequence[str] = (),
+        ids: Sequence[int] = (),
+    ) -> list[MocoActivity]:
+        """Activities by `remote_id` or by id (comma lists, 100 per request)."""
+        found: list[MocoActivity] = []
+        for name, values in (("remote_id", list(remote_ids)), ("ids", [str(i) for i in ids])):
+            for chunk in chunks(values, PER_PAGE):
+                items = paginate_link_header(self.http, "activities", {name: ",".join(chunk)}, PER_PAGE)
+                found += [MocoActivity.model_validate(item) for item in items]
+        return found
+
+    def create_activities(self, user_id: int, activities: Sequence[ActivityFields]) -> list[MocoActivity]:
+        """Create up to 100 activities for one user in one request (`POST /activities/bulk`, as that user)."""
+        if len(activities) > BULK_MAX:
+            raise ValueError(f"MOCO creates at most {BULK_MAX} activities per bulk request")
+        body = {"activities": [a.model_dump(mode="json", exclude_none=True) for a in activities]}
+        response = self.http.request("POST", "activities/bulk", json=body, headers=_as_user(user_id))
+        return [MocoActivity.model_validate(item) for item in response.json()]
+
+    def create_activity(self, user_id: int, activity: ActivityFields) -> MocoActivity:
+        body = activity.model_dump(mode="json", exclude_none=True)
+        response = self.http.request("POST", "activities", json=body, headers=_as_user(user_id))
+        return MocoActivity.model_validate(response.json())
+
+    def update_activity(self, user_id: int, activity_id: int, activity: ActivityFields) -> MocoActivity:
+        body = activity.model_dump(mode="json", exclude_none=True)
+        response = self.http.request("PUT", f"activities/{activity_id}", json=body, headers=_as_user(user_id))
+        return MocoActivity.model_validate(response.json())
+
+    def delete_activity(self, user_id: int, activity_id: int) -> None:
+        self.http.request("DELETE", f"activities/{activity_id}", headers=_as_user(user_id))
+
+
+BULK_MAX = 100
+
+
+def _as_user(user_id: int) -> dict[str, str]:
+    """Impersonation: activities belong to the user a request acts as."""
+    return {"X-IMPERSONATE-USER-ID": str(user_id)}
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
@@ -109,7 +109,22 @@ class ImportPlan(BaseModel):
         }
 
 
-class ImportResult(BaseModel):
+class RunResult(BaseModel):
+    """Counts and issues of applying a plan; results of batches add up with `merge`."""
+
+    issues: list[IssueDraft] = Field(default_factory=list)
+
+    def merge(self, other: Self) -> Self:
+        merged = self.model_dump()
+        for key, value in other.model_dump().items():
+            merged[key] = merged[key] + value
+        return self.model_validate(merged)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in self.model_dump().items() if type(v) is int}
+
+
+class ImportResult(RunResult):
     """What applying (part of) an import plan did."""
 
     projects_created: int = 0
@@ -120,14 +135,89 @@ class ImportResult(BaseModel):
     task_lists_created: int = 0
     tasks_created: int = 0
     tasks_renamed: int = 0
-    issues: list[IssueDraft] = Field(default_factory=list)
     created: list[str] = Field(default_factory=list)  # human-readable lines of what was created
 
-    def merge(self, other: ImportResult) -> ImportResult:
-        merged = self.model_dump()
-        for key, value in other.model_dump().items():
-            merged[key] = merged[key] + value
-        return ImportResult.model_validate(merged)
+
+class ActivityDraft(BaseModel):
+    """An awork time entry as the MOCO activity it should be."""
+
+    entry_id: str
+    user_id: int  # the MOCO user the activity belongs to
+    moco_project_id: int
+    task_id: int | None  # None: the project's task for unassigned time (created when first needed)
+    date: date
+    seconds: int
+    description: str
+    billable: bool
+    remote_url: str | None = None
+
+    @property
+    def remote_id(self) -> str:
+        return remote_id(self.entry_id)
+
+    @property
+    def hash(self) -> str:
+        return content_hash(
+            self.user_id, self.moco_project_id, self.task_id, self.date, self.seconds, self.description, self.billable
+        )
+
+
+def remote_id(entry_id: str) -> str:
+    """The key MOCO keeps for an activity we created: `awork:<time entry id>`."""
+    return f"awork:{entry_id}"
+
+
+class ActivityChange(BaseModel):
+    """An existing activity of ours to bring in line with its entry (or just to link, when adopted unchanged)."""
+
+    activity_id: int
+    draft: ActivityDraft
+
+
+class ActivityRemoval(BaseModel):
+    activity_id: int
+    user_id: int
+    entry_id: str
+    reason: str
+
+
+class Staffing(BaseModel):
+    moco_project_id: int
+    user_id: int
+
+
+class TimePlan(BaseModel):
+    """The push run's plan."""
+
+    create: list[ActivityDraft] = Field(default_factory=list)
+    adopt: list[ActivityChange] = Field(default_factory=list)  # ours in MOCO already (found by remote_id), unchanged
+    update: list[ActivityChange] = Field(default_factory=list)
+    delete: list[ActivityRemoval] = Field(default_factory=list)
+    staff: list[Staffing] = Field(default_factory=list)
+    unassigned_task_projects: list[int] = Field(default_factory=list)  # MOCO projects that need the task
+    forget: list[str] = Field(default_factory=list)  # entries deleted on both sides: only their links go
+    unchanged: int = 0
+    issues: list[IssueDraft] = Field(default_factory=list)
+    checked_refs: list[str] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {k: v for k, v in self.model_dump().items() if type(v) is int}
+        return {
+            "activities to create": len(self.create),
+            "activities to update": len(self.update),
+            "activities to delete": len(self.delete),
+            "activities found and linked": len(self.adopt),
+            "users to staff": len(self.staff),
+            "unchanged": self.unchanged,
+            "sync issues": len(self.issues),
+        }
+
+
+class PushResult(RunResult):
+    """What applying (part of) a push plan did."""
+
+    activities_created: int = 0
+    activities_updated: int = 0
+    activities_deleted: int = 0
+    activities_linked: int = 0
+    users_staffed: int = 0
+    tasks_created: int = 0

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     moco_unassigned_task_name: str = "Nicht zugeordnete Zeiterfassung"
     moco_auto_staff: bool = True
 
+    push_rescan_days: int = 35  # incremental runs re-read this many past days to find deleted entries
+    push_cursor_overlap_minutes: int = 5
+    push_batch_size: int = 200  # activity updates or deletions per Prefect task
+
     import_batch_size: int = 25  # MOCO projects per Prefect task when applying the import
     max_parallel_batches: int = 4
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class Link(SQLModel, table=True):
     target_id: str = Field(max_length=200)
     parent_id: str | None = Field(default=None, max_length=200, index=True)  # e.g. the MOCO project of a task
     source_hash: str | None = Field(default=None, max_length=64)
+    source_day: date | None = None  # the day the source belongs to (an activity's date), for windowed re-scans
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -87,6 +88,7 @@ class LinkRecord(BaseModel):
     target_id: str
     parent_id: str | None = None
     source_hash: str | None = None
+    source_day: date | None = None
 
 
 class IssueDraft(BaseModel):
@@ -105,10 +107,18 @@ class Store:
 
     # links -----------------------------------------------------------------------------------------------------
     def links(
-        self, kind: str, *, source_ids: Iterable[str] | None = None, parent_ids: Iterable[str] | None = None
+        self,
+        kind: str,
+        *,
+        source_ids: Iterable[str] | None = None,
+        parent_ids: Iterable[str] | None = None,
+        days: tuple[date, date] | None = None,
     ) -> dict[str, Link]:
-        """The links of one kind (optionally only some sources, or those under some parents), by source id."""
+        """The links of one kind (optionally only some sources, those under some parents, or those whose source day
+        lies in an inclusive range), by source id."""
         query = select(Link).where(Link.kind == kind)
+        if days is not None:
+            query = query.where(Link.source_day >= days[0], Link.source_day <= days[1])  # type: ignore[operator]
         if source_ids is not None:
             query = query.where(Link.source_id.in_(list(source_ids)))  # type: ignore[attr-defined]
         if parent_ids is not None:
@@ -134,6 +144,7 @@ class Store:
                     link.target_id = record.target_id
                     link.parent_id = record.parent_id
                     link.source_hash = record.source_hash
+                    link.source_day = record.source_day
                     link.updated_at = utcnow()
                     session.add(link)
                     existing[record.source_id] = link

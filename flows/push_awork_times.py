@@ -1,0 +1,109 @@
+"""Flow "push awork times": awork time entries on linked projects become MOCO activities; edits and deletions
+follow; any date range can be resynced."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from models.plans import ActivityDraft, PushResult, TimePlan
+from models.settings import get_settings
+from models.store import Store, open_store, utcnow
+from tasks.push_times import (
+    ACTIVITY,
+    confirm_deleted,
+    create_activities,
+    delete_activities,
+    missing_links,
+    prepare_projects,
+    read_moco_activities,
+    read_push_context,
+    read_time_entries,
+    update_activities,
+)
+from tasks.runs import finish_run, publish_run
+from tasks.time_rules import PushContext, SyncWindow, activities_to_read, plan_push, sync_window, zone
+
+FLOW_NAME = "push-awork-times"
+
+
+class PushSummary(PushResult):
+    """The flow's return value: what was planned and done, over which dates, and how the run ended."""
+
+    status: str = "completed"
+    dry_run: bool = False
+    first_day: date | None = None
+    last_day: date | None = None
+    planned: dict[str, int] = {}
+
+
+@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4))
+def push_awork_times(start: date | None = None, end: date | None = None, dry_run: bool = False) -> PushSummary:
+    """Push awork time entries of linked projects to MOCO as activities (user by e-mail, task by link, type of work
+    or the unassigned task; local date; seconds; billable), and follow edits and deletions.
+
+    Without dates the run is incremental: entries changed since the last run (with an overlap) plus a re-scan of
+    the last 35 days to find deletions. With `start`/`end` it resyncs that range of local dates."""
+    settings = get_settings()
+    store = open_store(settings.database_url)
+    run_id = store.start_run(FLOW_NAME, dry_run=dry_run)
+    started = utcnow()
+    try:
+        today = datetime.now(zone(None, settings.timezone)).date()
+        window = sync_window(start, end, today, settings.push_rescan_days)
+        cursor = None if window.explicit else store.cursor(FLOW_NAME)
+        overlap = timedelta(minutes=settings.push_cursor_overlap_minutes)
+        context = read_push_context()
+        plan = plan_run(store, window, cursor - overlap if cursor else None, context)
+        summary = PushSummary(planned=plan.counts(), first_day=window.first_day, last_day=window.last_day)
+        summary.issues = list(plan.issues)
+        if dry_run:
+            summary.dry_run = True
+        else:
+            applied = apply_plan(plan, context)
+            summary = summary.model_copy(update={**applied.model_dump(), "issues": plan.issues + applied.issues})
+            if not window.explicit:
+                store.set_cursor(FLOW_NAME, started)
+    except BaseException:
+        finish_run(store, run_id, FLOW_NAME, {}, [], None, failed=True)
+        raise
+    counts = summary.planned if dry_run else summary.counts()
+    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, plan.checked_refs)
+    publish_run(FLOW_NAME, counts, summary.issues, summary.status)
+    get_run_logger().info("%s (%s to %s): %s", summary.status, window.first_day, window.last_day, counts)
+    return summary
+
+
+def plan_run(store: Store, window: SyncWindow, updated_since: datetime | None, context: PushContext) -> TimePlan:
+    """Read the entries, the links, what awork says of missing entries and our MOCO activities; plan."""
+    entries = read_time_entries(window, updated_since)
+    links = store.links(ACTIVITY, days=(window.first_day, window.last_day))
+    links.update(store.links(ACTIVITY, source_ids=[e.id for e in entries]))
+    gone, moved = confirm_deleted(missing_links(links, entries))
+    entries = entries + moved
+    remote_ids, ids = activities_to_read(entries, links, gone, context)
+    activities = read_moco_activities(remote_ids, ids)
+    return plan_push(entries, links, gone, activities, context)
+
+
+def apply_plan(plan: TimePlan, context: PushContext) -> PushResult:
+    """Staff and prepare projects, delete first (so an entry that changed hands gets its new activity), then
+    create per user in bulk and update, in parallel batches."""
+    settings = get_settings()
+    unassigned_tasks, total = prepare_projects(plan.staff, plan.unassigned_task_projects, context)
+    if plan.delete or plan.forget:
+        total = total.merge(delete_activities(plan.delete, plan.forget))
+    by_user: dict[int, list[ActivityDraft]] = {}
+    for draft in plan.create:
+        by_user.setdefault(draft.user_id, []).append(draft)
+    futures = [create_activities.submit(user, drafts, unassigned_tasks) for user, drafts in sorted(by_user.items())]
+    size = settings.push_batch_size
+    for i in range(0, max(len(plan.update), len(plan.adopt)), size):
+        futures.append(update_activities.submit(plan.update[i : i + size], plan.adopt[i : i + size], unassigned_tasks))
+    wait(futures)
+    for future in futures:
+        total = total.merge(future.result())
+    return total

@@ -1,0 +1,268 @@
+"""The rules of "push awork times", as pure functions: window, local date, user, task, activity, the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field
+
+from connectors.awork import AworkTimeEntry, AworkUser
+from connectors.moco import MocoActivity
+from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, Staffing, TimePlan, remote_id
+from models.store import IssueDraft, Link
+from tasks.project_rules import normalize_name
+
+AWORK_TAG = "awork"
+
+
+class SyncWindow(BaseModel):
+    """The local dates a run covers (inclusive), and whether it is a resync of an explicit range."""
+
+    first_day: date
+    last_day: date
+    explicit: bool = False
+
+    def contains(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """UTC instants that surely include every entry whose local date lies in the window (any time zone)."""
+        start = datetime.combine(self.first_day - timedelta(days=1), time(), tzinfo=UTC)
+        end = datetime.combine(self.last_day + timedelta(days=2), time(), tzinfo=UTC)
+        return start, end
+
+
+def sync_window(start: date | None, end: date | None, today: date, rescan_days: int) -> SyncWindow:
+    """An explicit range (a resync), or the last `rescan_days` days up to today (the incremental default)."""
+    if start is None and end is None:
+        return SyncWindow(first_day=today - timedelta(days=rescan_days), last_day=today)
+    first, last = start or end, end or start
+    assert first is not None and last is not None
+    if first > last:
+        raise ValueError(f"start {first} is after end {last}")
+    return SyncWindow(first_day=first, last_day=last, explicit=True)
+
+
+def zone(name: str | None, default: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(default)
+
+
+def local_date(entry: AworkTimeEntry, default_timezone: str) -> date | None:
+    """The date of the entry's start in its own time zone (an entry at 23:30 in Berlin is on that Berlin date)."""
+    start = entry.start_utc
+    return start.astimezone(zone(entry.timezone, default_timezone)).date() if start else None
+
+
+class LinkedProject(BaseModel):
+    """What the rules need to know of a MOCO project linked to an awork project."""
+
+    moco_id: int
+    tasks_by_name: dict[str, int] = Field(default_factory=dict)  # normalized name -> active MOCO task id
+    unassigned_task_id: int | None = None
+    staffed: set[int] = Field(default_factory=set)  # MOCO user ids with an active contract
+
+
+class PushContext(BaseModel):
+    """Both sides' reference data for one push run."""
+
+    projects: dict[str, LinkedProject]  # by awork project id
+    moco_task_for_awork_task: dict[str, int]  # tasks the import created in awork, back to their MOCO task
+    moco_user_by_email: dict[str, int]  # lower-cased e-mail -> MOCO user id
+    awork_users: dict[str, AworkUser]
+    app_url: str
+    default_timezone: str = "Europe/Berlin"
+    auto_staff: bool = True
+
+
+def match_task(
+    entry: AworkTimeEntry, project: LinkedProject, moco_task_for_awork_task: Mapping[str, int]
+) -> int | None:
+    """Which MOCO task an entry books to: the linked task when its awork task came from MOCO, else the task named
+    like its type of work (case, spacing and Unicode form ignored), else None (the project's unassigned task)."""
+    if entry.task_id and (task_id := moco_task_for_awork_task.get(entry.task_id)):
+        return task_id
+    type_of_work = entry.type_of_work.name if entry.type_of_work else None
+    if type_of_work:
+        return project.tasks_by_name.get(normalize_name(type_of_work))
+    return None
+
+
+def description(entry: AworkTimeEntry) -> str:
+    """The note, else the awork task's name, else the type of work."""
+    for text in (
+        entry.note,
+        entry.task.name if entry.task else None,
+        entry.type_of_work.name if entry.type_of_work else None,
+    ):
+        if text and text.strip():
+            return text.strip()
+    return ""
+
+
+def entry_ref(entry_id: str) -> str:
+    return f"awork time entry {entry_id}"
+
+
+def user_ref(user_id: str | None) -> str:
+    return f"awork user {user_id}"
+
+
+def draft_activity(entry: AworkTimeEntry, context: PushContext) -> ActivityDraft | IssueDraft | None:
+    """The MOCO activity an entry should be; a sync issue when it cannot be; None when its project is not linked."""
+    project = context.projects.get(entry.project_id or "")
+    if project is None:
+        return None
+    user = context.awork_users.get(entry.user_id or "")
+    email = user.email if user else None
+    moco_user = context.moco_user_by_email.get(email.strip().lower()) if email else None
+    if moco_user is None:
+        who = f"{user.name} <{email}>" if user and email else (user.name if user else f"id {entry.user_id}")
+        reason = "has no e-mail address" if user and not email else "has no MOCO account with that e-mail"
+        return IssueDraft(
+            kind="unknown user",
+            object_ref=user_ref(entry.user_id),
+            message=f"awork user {who} {reason}; their time is not pushed until a MOCO user has the same e-mail",
+        )
+    if moco_user not in project.staffed and not context.auto_staff:
+        return IssueDraft(
+            kind="user not staffed",
+            object_ref=entry_ref(entry.id),
+            message=f"MOCO user {moco_user} is not staffed on MOCO project {project.moco_id}; staff them there "
+            f"(or turn on TIMEBRIDGE_MOCO_AUTO_STAFF)",
+        )
+    day = local_date(entry, context.default_timezone)
+    if day is None or entry.duration is None:
+        return IssueDraft(
+            kind="malformed time entry",
+            object_ref=entry_ref(entry.id),
+            message=f"awork time entry {entry.id} has no start or no duration",
+        )
+    return ActivityDraft(
+        entry_id=entry.id,
+        user_id=moco_user,
+        moco_project_id=project.moco_id,
+        task_id=match_task(entry, project, context.moco_task_for_awork_task),
+        date=day,
+        seconds=max(0, entry.duration),
+        description=description(entry),
+        billable=entry.is_billable,
+        remote_url=f"{context.app_url.rstrip('/')}/projects/{entry.project_id}/times" if context.app_url else None,
+    )
+
+
+def activities_to_read(
+    entries: Iterable[AworkTimeEntry], links: Mapping[str, Link], gone: Iterable[str], context: PushContext
+) -> tuple[list[str], list[int]]:
+    """Which of our MOCO activities the plan must see: by remote_id for entries without a link (a crashed run or
+    a wiped store may have created them), by id for linked entries that changed, moved away or were deleted."""
+    remote_ids: list[str] = []
+    ids: list[int] = []
+    for entry in entries:
+        draft = draft_activity(entry, context)
+        link = links.get(entry.id)
+        if isinstance(draft, IssueDraft):
+            continue
+        if link is None:
+            if draft is not None:
+                remote_ids.append(remote_id(entry.id))
+        elif draft is None or link.source_hash != draft.hash:
+            ids.append(int(link.target_id))
+    ids += [int(links[entry_id].target_id) for entry_id in gone if entry_id in links]
+    return remote_ids, ids
+
+
+def plan_push(
+    entries: Iterable[AworkTimeEntry],
+    links: Mapping[str, Link],
+    gone: Iterable[str],
+    moco_activities: Iterable[MocoActivity],
+    context: PushContext,
+) -> TimePlan:
+    """Compare entries with the store's links and MOCO's activities of ours: what to create, update, delete.
+
+    `links` are the activity links of the entries and of the window; `gone` the linked entries awork confirmed
+    deleted; `moco_activities` ours as MOCO has them now (see `activities_to_read`), to adopt what a crashed run
+    created and to leave billed activities alone."""
+    plan = TimePlan()
+    activities = list(moco_activities)
+    by_remote_id = {a.remote_id: a for a in activities if a.remote_id}
+    by_id = {a.id: a for a in activities}
+    staffing: set[tuple[int, int]] = set()
+    for entry in entries:
+        plan.checked_refs += [entry_ref(entry.id), user_ref(entry.user_id)]
+        draft = draft_activity(entry, context)
+        link = links.get(entry.id)
+        if isinstance(draft, IssueDraft):
+            plan.issues.append(draft)
+            continue
+        if link and draft and link.source_hash == draft.hash:
+            plan.unchanged += 1
+            continue
+        current = by_id.get(int(link.target_id)) if link else by_remote_id.get(remote_id(entry.id))
+        if draft is None:  # the entry's project is not linked (any more)
+            if current:
+                plan_removal(plan, current, entry.id, "moved to an awork project that is not linked to MOCO")
+            continue
+        if current and current.billed:
+            plan.issues.append(billed_issue(current, entry.id, "changed in awork"))
+            continue
+        if draft.task_id is None:
+            plan.unassigned_task_projects.append(draft.moco_project_id)
+        if draft.user_id not in context.projects[entry.project_id or ""].staffed:
+            staffing.add((draft.moco_project_id, draft.user_id))
+        if current is None:  # new, or its activity was deleted in MOCO: (re)create it
+            plan.create.append(draft)
+        elif current.user.id != draft.user_id:  # an activity cannot change hands: delete it, create the new one
+            plan_removal(plan, current, entry.id, "the awork entry moved to another user")
+            plan.create.append(draft)
+        elif not link and matches(current, draft):
+            plan.adopt.append(ActivityChange(activity_id=current.id, draft=draft))
+        else:
+            plan.update.append(ActivityChange(activity_id=current.id, draft=draft))
+    for entry_id in sorted(set(gone)):
+        plan.checked_refs.append(entry_ref(entry_id))
+        link = links.get(entry_id)
+        current = by_id.get(int(link.target_id)) if link else None
+        if current is None:
+            plan.forget.append(entry_id)  # gone on both sides
+        else:
+            plan_removal(plan, current, entry_id, "deleted in awork")
+    plan.staff = [Staffing(moco_project_id=p, user_id=u) for p, u in sorted(staffing)]
+    plan.unassigned_task_projects = sorted(set(plan.unassigned_task_projects))
+    return plan
+
+
+def plan_removal(plan: TimePlan, activity: MocoActivity, entry_id: str, reason: str) -> None:
+    """Delete an activity of ours, unless it is billed (then it stays, reported)."""
+    if activity.billed:
+        plan.issues.append(billed_issue(activity, entry_id, reason))
+    else:
+        plan.delete.append(
+            ActivityRemoval(activity_id=activity.id, user_id=activity.user.id, entry_id=entry_id, reason=reason)
+        )
+
+
+def matches(activity: MocoActivity, draft: ActivityDraft) -> bool:
+    """Whether an activity already says what the draft says (the unassigned task matches any task)."""
+    return (
+        activity.date == draft.date
+        and activity.project.id == draft.moco_project_id
+        and (draft.task_id is None or activity.task.id == draft.task_id)
+        and activity.seconds == draft.seconds
+        and (activity.description or "") == draft.description
+        and activity.billable == draft.billable
+    )
+
+
+def billed_issue(activity: MocoActivity, entry_id: str, what: str) -> IssueDraft:
+    return IssueDraft(
+        kind="billed activity",
+        object_ref=entry_ref(entry_id),
+        message=f"awork time entry {entry_id}: {what}, but its MOCO activity {activity.id} of {activity.date} is "
+        f"billed and is left as it is; correct the invoice in MOCO if needed",
+    )

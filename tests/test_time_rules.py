@@ -1,0 +1,239 @@
+"""The pure rules of "push awork times"."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.awork import AworkTimeEntry, AworkUser
+from connectors.moco import MocoActivity
+from models.store import IssueDraft, Link
+from tasks.time_rules import (
+    LinkedProject,
+    PushContext,
+    activities_to_read,
+    description,
+    draft_activity,
+    local_date,
+    match_task,
+    plan_push,
+    sync_window,
+)
+
+AWORK_PROJECT = "11111111-1111-4111-8111-111111111111"
+OTHER_PROJECT = "22222222-2222-4222-8222-222222222222"
+ANNA = "33333333-3333-4333-8333-333333333333"
+BEN = "44444444-4444-4444-8444-444444444444"
+
+
+def entry(entry_id: str = "e1", *, start: datetime | None = None, **fields) -> AworkTimeEntry:
+    start = start or datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+    base = {
+        "id": entry_id,
+        "userId": ANNA,
+        "projectId": AWORK_PROJECT,
+        "typeOfWorkId": "tow",
+        "typeOfWork": {"id": "tow", "name": "Design"},
+        "duration": 5400,
+        "isBillable": True,
+        "timezone": "Europe/Berlin",
+        "startDateUtc": start.strftime("%Y-%m-%dT00:00:00Z"),
+        "startTimeUtc": start.strftime("%H:%M:%S"),
+        "note": "Wireframes",
+    }
+    return AworkTimeEntry.model_validate({**base, **fields})
+
+
+def context(**changes) -> PushContext:
+    base = PushContext(
+        projects={
+            AWORK_PROJECT: LinkedProject(
+                moco_id=100,
+                tasks_by_name={"design": 11, "entwicklung": 12},
+                staffed={500},
+            )
+        },
+        moco_task_for_awork_task={"awork-task-12": 12},
+        moco_user_by_email={"anna@pixelwerk.de": 500, "ben@pixelwerk.de": 501},
+        awork_users={
+            ANNA: AworkUser.model_validate(
+                {"id": ANNA, "firstName": "Anna", "userContactInfos": [{"type": "email", "value": "Anna@Pixelwerk.de"}]}
+            ),
+            BEN: AworkUser.model_validate(
+                {"id": BEN, "firstName": "Ben", "userContactInfos": [{"type": "email", "value": "ben@pixelwerk.de"}]}
+            ),
+        },
+        app_url="https://acme.awork.com",
+    )
+    return base.model_copy(update=changes)
+
+
+def activity(activity_id: int = 9000, *, entry_id: str = "e1", user: int = 500, **fields) -> MocoActivity:
+    base = {
+        "id": activity_id,
+        "date": "2026-11-10",
+        "seconds": 5400,
+        "description": "Wireframes",
+        "billable": True,
+        "billed": False,
+        "remote_id": f"awork:{entry_id}",
+        "project": {"id": 100, "name": "Website"},
+        "task": {"id": 11, "name": "Design"},
+        "user": {"id": user},
+    }
+    return MocoActivity.model_validate({**base, **fields})
+
+
+def link_for(entry_id: str, activity_id: int, draft_hash: str | None, day: date = date(2026, 11, 10)) -> Link:
+    return Link(kind="activity", source_id=entry_id, target_id=str(activity_id), source_hash=draft_hash, source_day=day)
+
+
+@pytest.mark.parametrize(
+    ("utc", "zone_name", "local"),
+    [
+        (datetime(2026, 11, 10, 22, 30, tzinfo=UTC), "Europe/Berlin", date(2026, 11, 10)),  # 23:30 Berlin
+        (datetime(2026, 11, 10, 23, 30, tzinfo=UTC), "Europe/Berlin", date(2026, 11, 11)),  # 00:30 Berlin
+        (datetime(2026, 7, 10, 22, 30, tzinfo=UTC), "Europe/Berlin", date(2026, 7, 11)),  # summer time: 00:30
+        (datetime(2026, 11, 11, 3, 0, tzinfo=UTC), "America/New_York", date(2026, 11, 10)),
+        (datetime(2026, 11, 10, 22, 30, tzinfo=UTC), "Not/AZone", date(2026, 11, 10)),  # falls back to the default
+    ],
+)
+def test_local_date_is_the_start_date_in_the_entrys_own_zone(utc, zone_name, local):
+    assert local_date(entry(start=utc, timezone=zone_name), "Europe/Berlin") == local
+
+
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
+    st.sampled_from(["Europe/Berlin", "UTC", "Asia/Tokyo", "America/Los_Angeles"]),
+)
+def test_local_date_is_within_a_day_of_the_utc_date(moment, zone_name):
+    start = moment.replace(tzinfo=UTC, microsecond=0)
+    assert abs((local_date(entry(start=start, timezone=zone_name), "UTC") - start.date()).days) <= 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "task"),
+    [
+        ({"taskId": "awork-task-12"}, 12),  # the task came from MOCO
+        ({"typeOfWork": {"id": "t", "name": "  DESIGN "}}, 11),  # type of work named like a MOCO task
+        ({"typeOfWork": {"id": "t", "name": "Entwicklung"}}, 12),
+        ({"typeOfWork": {"id": "t", "name": "Beratung"}}, None),  # unassigned
+        ({"taskId": "some-awork-task", "typeOfWork": {"id": "t", "name": "Sales"}}, None),
+    ],
+)
+def test_match_task(fields, task):
+    project = context().projects[AWORK_PROJECT]
+    assert match_task(entry(**fields), project, context().moco_task_for_awork_task) == task
+
+
+def test_type_of_work_matches_up_to_unicode_form():
+    project = LinkedProject(moco_id=1, tasks_by_name={"café": 7})
+    assert match_task(entry(typeOfWork={"id": "t", "name": "CAFE\u0301"}), project, {}) == 7
+
+
+def test_description_is_note_else_task_else_type_of_work():
+    assert description(entry(note="Call")) == "Call"
+    assert description(entry(note=" ", task={"id": "t", "name": "Sitemap"})) == "Sitemap"
+    assert description(entry(note=None)) == "Design"
+
+
+def test_draft_carries_user_date_seconds_and_billability():
+    draft = draft_activity(entry(isBillable=False, duration=5401), context())
+    assert (draft.user_id, draft.moco_project_id, draft.task_id) == (500, 100, 11)
+    assert (draft.date, draft.seconds, draft.billable) == (date(2026, 11, 10), 5401, False)
+    assert draft.remote_id == "awork:e1"
+
+
+def test_entry_on_an_unlinked_project_has_no_draft():
+    assert draft_activity(entry(projectId=OTHER_PROJECT), context()) is None
+
+
+def test_user_without_moco_account_is_a_sync_issue_naming_them():
+    ctx = context(moco_user_by_email={})
+    issue = draft_activity(entry(), ctx)
+    assert isinstance(issue, IssueDraft) and issue.kind == "unknown user"
+    assert "Anna@Pixelwerk.de" in issue.message and issue.object_ref == f"awork user {ANNA}"
+
+
+def test_unstaffed_user_is_an_issue_only_without_auto_staff():
+    assert isinstance(draft_activity(entry(userId=BEN), context(auto_staff=False)), IssueDraft)
+    assert draft_activity(entry(userId=BEN), context()).user_id == 501
+
+
+def test_windows():
+    today = date(2026, 11, 23)
+    incremental = sync_window(None, None, today, 35)
+    assert (incremental.first_day, incremental.last_day, incremental.explicit) == (date(2026, 10, 19), today, False)
+    resync = sync_window(date(2026, 10, 1), date(2026, 10, 31), today, 35)
+    assert resync.explicit and resync.contains(date(2026, 10, 31)) and not resync.contains(date(2026, 11, 1))
+    start, end = resync.utc_bounds()
+    assert start <= datetime(2026, 10, 1, tzinfo=UTC) - timedelta(hours=14)
+    with pytest.raises(ValueError):
+        sync_window(date(2026, 11, 2), date(2026, 11, 1), today, 35)
+
+
+def test_new_entries_are_created_and_unstaffed_users_staffed():
+    plan = plan_push(
+        [entry("e1"), entry("e2", userId=BEN, typeOfWork={"id": "t", "name": "Sales"})], {}, [], [], context()
+    )
+    assert [d.entry_id for d in plan.create] == ["e1", "e2"]
+    assert [(s.moco_project_id, s.user_id) for s in plan.staff] == [(100, 501)]
+    assert plan.unassigned_task_projects == [100]
+
+
+def test_unchanged_entries_need_nothing_and_no_moco_read():
+    draft = draft_activity(entry(), context())
+    links = {"e1": link_for("e1", 9000, draft.hash)}
+    assert activities_to_read([entry()], links, [], context()) == ([], [])
+    plan = plan_push([entry()], links, [], [], context())
+    assert plan.unchanged == 1 and plan.counts()["activities to create"] == 0
+
+
+def test_found_by_remote_id_is_adopted_not_created():
+    remote_ids, _ = activities_to_read([entry()], {}, [], context())
+    assert remote_ids == ["awork:e1"]
+    plan = plan_push([entry()], {}, [], [activity()], context())
+    assert [c.activity_id for c in plan.adopt] == [9000] and not plan.create
+
+
+def test_found_by_remote_id_but_different_is_updated():
+    plan = plan_push([entry(duration=7200)], {}, [], [activity()], context())
+    assert [c.activity_id for c in plan.update] == [9000]
+
+
+def test_changed_entry_updates_its_activity():
+    links = {"e1": link_for("e1", 9000, "old")}
+    assert activities_to_read([entry(note="new")], links, [], context()) == ([], [9000])
+    plan = plan_push([entry(note="new")], links, [], [activity()], context())
+    assert plan.update[0].draft.description == "new"
+
+
+def test_deleted_entry_deletes_its_activity_and_moved_entry_too():
+    links = {"e1": link_for("e1", 9000, "h"), "e2": link_for("e2", 9001, "h")}
+    current = [activity(9000), activity(9001, entry_id="e2")]
+    plan = plan_push([entry("e2", projectId=OTHER_PROJECT)], links, ["e1"], current, context())
+    assert sorted(r.activity_id for r in plan.delete) == [9000, 9001]
+
+
+def test_billed_activity_is_never_changed_but_reported():
+    links = {"e1": link_for("e1", 9000, "old"), "e2": link_for("e2", 9001, "h")}
+    current = [activity(9000, billed=True), activity(9001, entry_id="e2", billed=True)]
+    plan = plan_push([entry(note="changed")], links, ["e2"], current, context())
+    assert not plan.update and not plan.delete
+    assert sorted(i.object_ref for i in plan.issues) == ["awork time entry e1", "awork time entry e2"]
+    assert all(i.kind == "billed activity" for i in plan.issues)
+
+
+def test_entry_that_changed_hands_is_deleted_and_created_for_the_new_user():
+    links = {"e1": link_for("e1", 9000, "old")}
+    plan = plan_push([entry(userId=BEN)], links, [], [activity(9000, user=500)], context())
+    assert [r.activity_id for r in plan.delete] == [9000]
+    assert [d.user_id for d in plan.create] == [501]
+
+
+def test_gone_on_both_sides_only_forgets_the_link():
+    plan = plan_push([], {"e1": link_for("e1", 9000, "h")}, ["e1"], [], context())
+    assert plan.forget == ["e1"] and not plan.delete
