@@ -172,10 +172,6 @@ class MocoClient(Connector):
         items = paginate_link_header(self.http, "account/custom_properties", {"entity": entity}, PER_PAGE)
         return [MocoCustomProperty.model_validate(item) for item in items]
 
-
-def _token_header(settings: Settings) -> SecretStr:
-    return SecretStr(f"Token token={settings.moco_api_key.get_secret_value()}")
-
     # users, staffing, tasks, activities -------------------------------------------------------------------------
     def users(self) -> list[MocoUser]:
         """Active users (e-mails are stored lower-case by MOCO)."""
@@ -237,6 +233,10 @@ def _token_header(settings: Settings) -> SecretStr:
 
 
 BULK_MAX = 100
+
+
+def _token_header(settings: Settings) -> SecretStr:
+    return SecretStr(f"Token token={settings.moco_api_key.get_secret_value()}")
 
 
 def _as_user(user_id: int) -> dict[str, str]:

@@ -52,8 +52,7 @@ def push_awork_times(start: date | None = None, end: date | None = None, dry_run
     run_id = store.start_run(FLOW_NAME, dry_run=dry_run)
     started = utcnow()
     try:
-        today = datetime.now(zone(None, settings.timezone)).date()
-        window = sync_window(start, end, today, settings.push_rescan_days)
+        window = sync_window(start, end, today(settings.timezone), settings.push_rescan_days)
         cursor = None if window.explicit else store.cursor(FLOW_NAME)
         overlap = timedelta(minutes=settings.push_cursor_overlap_minutes)
         context = read_push_context()
@@ -75,6 +74,11 @@ def push_awork_times(start: date | None = None, end: date | None = None, dry_run
     publish_run(FLOW_NAME, counts, summary.issues, summary.status)
     get_run_logger().info("%s (%s to %s): %s", summary.status, window.first_day, window.last_day, counts)
     return summary
+
+
+def today(timezone: str) -> date:
+    """Today's date where the agency is (tests freeze it)."""
+    return datetime.now(zone(None, timezone)).date()
 
 
 def plan_run(store: Store, window: SyncWindow, updated_since: datetime | None, context: PushContext) -> TimePlan:

@@ -1,5 +1,5 @@
 """Simulator of the awork REST API v1 (`/api/v1`): users, project templates, companies, projects, task lists,
-project tasks and types of work, following `../shared/api/awork.md` and the official OpenAPI spec.
+project tasks, types of work and time entries, following `../shared/api/awork.md` and the official OpenAPI spec.
 
 Conventions of the real API kept here: `Authorization: Bearer <api key>` (else 401 `unauthorized`); every answer
 carries a `Trace-Id` header; errors are `ErrorResponse` bodies with awork's codes; lists are bare JSON arrays paged
@@ -24,8 +24,41 @@ Where the docs are silent we chose (each also noted where it is implemented):
   `isBillableByDefault` follows the template rule 'auto' (true when the project has a company); an explicit
   value wins over the template's. Every project gets the task statuses "To do", "In progress" and "Done".
 - Task lists nested in a task (`TaskOrderList`) carry null planned durations; `GET` on a task list sums them.
-- No time entries, members, project types, workflows or public templates are simulated; ids of those are
-  rejected as unknown references.
+- A filter or order path through an optional nested object the JSON leaves out (a project's `company`, a time
+  entry's `task` or `project`) sees null there, as it would in awork's database, instead of an unknown property.
+- No members, project types, workflows or public templates are simulated; ids of those are rejected as unknown
+  references.
+
+Time entries (`TimeTracking`), where the docs are silent:
+- Stored as a UTC start instant, a duration in whole seconds and the entry's IANA `timezone`; every date/time field
+  is derived from those. `*DateUtc` is the UTC date at midnight with `Z` (as in the real fixture), `*TimeUtc` and
+  `*TimeLocal` the time of day as a .NET TimeSpan (`HH:MM:SS`, with seven fractional digits only when the start
+  has fractions of a second). The end is start + duration.
+- `*DateLocal` is the local date at local midnight. The real API sends it without an offset
+  (`2022-09-21T00:00:00`), which the spec's `date-time` format (RFC 3339, checked by our contract tests) does not
+  allow, so the simulator adds the zone's offset at that midnight (`2022-09-21T00:00:00+02:00`): the same local
+  date and the correct instant. Clients must read only its date part. `filterby`/`orderby` see the real,
+  offset-less value (so `startDateLocal ge datetime'2022-09-21T00:00:00'` compares local dates, as awork would).
+- A write gives the start either as UTC fields or as local fields (`TimeEntryPostForm`: "Do not mix"); mixing the
+  two groups is 400. A date field with a time of day and no `*Time*` field means that moment (the docs' simplest
+  form, `"startDateUtc":"2024-05-14T10:00:00Z"` + `duration`); with a `*Time*` field only its date counts (the
+  UTC date of a `*DateUtc`, the written date of a `*DateLocal`, whose offset is ignored). An end time without an
+  end date is on the start's date. Start and end win over `duration` (as the PUT description says); end and
+  duration give the start; a start with neither end nor duration is 400 (running timers are not simulated).
+  Negative durations are 400. `breakDuration` ("cannot be set via API") is ignored; `breaks` is always [] and
+  `breakDuration` 0.
+- References in the body (`userId`, `typeOfWorkId`, `projectId`, `taskId`) must exist (else 400
+  `validation-failed` naming the property); an invalid `timezone` is 400 too. A task must belong to the entry's
+  project; an entry with a task and no `projectId` gets the task's project.
+- `isBillable` left out (or null) follows the project's `isBillableByDefault` (false without a project); an
+  explicit value wins. PUT replaces the form (`note`, `taskId`, `projectId`, `isBilled` reset when left out;
+  `isBillable` falls back to the project default), except that a left-out `userId` keeps the user and a PUT
+  without any start/end field keeps the start (and the duration, unless one is given).
+- Billed entries can be changed and deleted (our API key is an admin). `DELETE` removes an entry for good: lists
+  never show it again (awork cannot list deletions). Deleting a project with `deleteTimeTrackings: true` deletes
+  its entries; otherwise their project and task are cleared and their `updatedOn` bumped.
+- A project's and a task's `trackedDuration` (and a task's `totalTrackedDuration`) sum their entries' durations.
+- Lists are in creation order unless `orderby` says otherwise.
 """
 
 from __future__ import annotations
@@ -38,21 +71,25 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import count
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sandbox.core import SimError, SimRequest, SimResponse, Simulator, SlidingWindowLimit, paginate, route
 from sandbox.odata import ODataError, compile_filter, compile_order
 
 Row = dict[str, Any]  # a stored entity: its JSON fields, plus internal fields whose names start with "_"
+View = Callable[[dict[str, Any]], dict[str, Any]]  # what filterby/orderby see of a JSON item
 
 DOCS_LINK = "https://developers.awork.com/#response-types"
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
 CREATE_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SET_KEY = re.compile(r"[A-Z0-9-]{1,32}")
+TIMESPAN = re.compile(r"(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d)(?:\.(?P<f>\d{1,7}))?)?")
+INT32_MAX = 2**31 - 1
 _TICKS_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _NO_LISTS: Mapping[str, Sequence[str]] = MappingProxyType({})
 _ERROR_CODES = {
@@ -130,6 +167,15 @@ def _parse_instant(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _parse_timespan(text: str) -> time:
+    """A time of day from a .NET TimeSpan text (`HH:mm`, `HH:mm:ss`, `HH:mm:ss.fffffff`)."""
+    match = TIMESPAN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a time of day: {text!r}")
+    micros = int((match["f"] or "0").ljust(7, "0")) // 10
+    return time(int(match["h"]), int(match["m"]), int(match["s"] or 0), micros)
+
+
 def _parses(parse: Callable[[str], Any]) -> Callable[[Any], bool]:
     def fits(value: Any) -> bool:
         try:
@@ -146,6 +192,8 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
     "uuid": _parses(uuid.UUID),
     "date-time": _parses(_parse_instant),
     "date": _parses(date.fromisoformat),
+    "local-date-time": _parses(datetime.fromisoformat),  # a wall-clock date-time; an offset is ignored
+    "time": _parses(_parse_timespan),
     "boolean": lambda value: isinstance(value, bool),
     "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
     "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
@@ -238,6 +286,39 @@ TYPE_OF_WORK_FORM: Form = {
     "description": Field("string"),
     "icon": Field("string"),
 }
+TIME_ENTRY_PUT_FORM: Form = {  # TimeTrackingPutForm
+    "isBillable": Field("boolean"),  # None: the project's default
+    "isBilled": Field("boolean", default=False),
+    "taskId": Field("uuid"),
+    "projectId": Field("uuid"),
+    "note": Field("string"),
+    "startDateUtc": Field("date-time"),
+    "startTimeUtc": Field("time"),
+    "endDateUtc": Field("date-time"),
+    "endTimeUtc": Field("time"),
+    "startDateLocal": Field("local-date-time"),
+    "startTimeLocal": Field("time"),
+    "endDateLocal": Field("local-date-time"),
+    "endTimeLocal": Field("time"),
+    "timezone": Field("string", required=True),
+    "duration": Field("integer"),
+    "breakDuration": Field("integer"),  # "Cannot be set via API": accepted and ignored
+    "typeOfWorkId": Field("uuid", required=True),
+    "userId": Field("uuid"),  # None: keep the entry's user
+}
+TIME_ENTRY_POST_FORM: Form = {**TIME_ENTRY_PUT_FORM, "userId": Field("uuid", required=True)}  # TimeEntryPostForm
+# the stored fields of a time entry, besides its start instant `_start`
+TIME_ENTRY_FIELDS = (
+    "isBillable",
+    "isBilled",
+    "taskId",
+    "projectId",
+    "note",
+    "timezone",
+    "duration",
+    "typeOfWorkId",
+    "userId",
+)
 
 
 # --- small helpers --------------------------------------------------------------------------------------------------
@@ -293,6 +374,92 @@ def _generated_key_stem(name: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", ascii_name)
     stem = "".join(word[0] for word in words[:4]) if len(words) > 1 else "".join(words)[:4]
     return stem.upper() or "P"
+
+
+# --- time entries: times --------------------------------------------------------------------------------------------
+def _zone(name: str) -> tzinfo:
+    """The IANA time zone `name`, else 400 `validation-failed` naming `Timezone`."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise validation_failed(("Timezone", f"'{name}' is not an IANA time zone.")) from exc
+
+
+def _timespan(moment: datetime) -> str:
+    """The time of day as a .NET TimeSpan: `HH:MM:SS`, plus seven fractional digits when there are fractions."""
+    text = f"{moment.hour:02}:{moment.minute:02}:{moment.second:02}"
+    return f"{text}.{moment.microsecond * 10:07}" if moment.microsecond else text
+
+
+def _date_time_fields(moment: datetime, zone: tzinfo, which: str) -> dict[str, str]:
+    """`{which}DateUtc`, `{which}TimeUtc`, `{which}DateLocal`, `{which}TimeLocal` of an instant; the local date is
+    local midnight with its offset (see the module docstring)."""
+    utc, local = moment.astimezone(UTC), moment.astimezone(zone)
+    return {
+        f"{which}DateUtc": f"{utc.date().isoformat()}T00:00:00Z",
+        f"{which}TimeUtc": _timespan(utc),
+        f"{which}DateLocal": datetime.combine(local.date(), time(), zone).isoformat(),
+        f"{which}TimeLocal": _timespan(local),
+    }
+
+
+def _time_point(values: Mapping[str, Any], which: str, kind: str, zone: tzinfo, day: date | None) -> datetime | None:
+    """The instant given by `{which}Date{kind}` and `{which}Time{kind}` (kind Utc or Local), None if neither is
+    set. A date-time without a time field is that moment; a time without a date is on `day`."""
+    date_name, time_name = f"{which}Date{kind}", f"{which}Time{kind}"
+    date_text, time_text = values[date_name], values[time_name]
+    if date_text is None and time_text is None:
+        return None
+    if date_text is None:
+        if day is None:
+            label = date_name[0].upper() + date_name[1:]
+            raise validation_failed((label, f"'{label}' must not be empty when a time of day is given."))
+        wall = datetime.combine(day, _parse_timespan(time_text))
+    else:
+        written = _parse_instant(date_text) if kind == "Utc" else datetime.fromisoformat(date_text)
+        clock = written.time() if time_text is None else _parse_timespan(time_text)
+        wall = datetime.combine(written.date(), clock)
+    return wall.replace(tzinfo=UTC if kind == "Utc" else zone).astimezone(UTC)
+
+
+def _time_span(
+    values: Mapping[str, Any], zone: tzinfo, keep: tuple[datetime, int] | None = None
+) -> tuple[datetime, int]:
+    """The UTC start and the duration (seconds) of a time entry form: start and end (the end wins over
+    `duration`), start and duration, or end and duration; `keep` (start, duration) when a PUT gives no times."""
+    given = [name for name in values if name.startswith(("start", "end")) and values[name] is not None]
+    kind = "Local" if any(name.endswith("Local") for name in given) else "Utc"
+    if kind == "Local" and any(name.endswith("Utc") for name in given):
+        message = "Set either the UTC or the local date and time fields, not both."
+        raise validation_failed(("StartDateLocal", message))
+    duration = values["duration"]
+    if duration is not None and not 0 <= duration <= INT32_MAX:
+        raise validation_failed(("Duration", f"'Duration' must be between 0 and {INT32_MAX}."))
+    start = _time_point(values, "start", kind, zone, None)
+    start_day = None if start is None else (start if kind == "Utc" else start.astimezone(zone)).date()
+    end = _time_point(values, "end", kind, zone, start_day)
+    if start is None and end is None and keep is not None:
+        return keep[0], keep[1] if duration is None else duration
+    if start is not None and end is not None:
+        if end < start:
+            raise validation_failed((f"EndDate{kind}", "The end must not be before the start."))
+        duration = (end - start) // timedelta(seconds=1)
+    elif duration is None:
+        raise validation_failed(("Duration", "'Duration' or an end is required for a completed time entry."))
+    elif start is None:
+        if end is None:
+            raise validation_failed((f"StartDate{kind}", f"'StartDate{kind}' must not be empty."))
+        start = end - timedelta(seconds=duration)
+    if duration > INT32_MAX:
+        raise validation_failed(("Duration", f"'Duration' must be between 0 and {INT32_MAX}."))
+    return start, duration
+
+
+def _time_entry_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """What `filterby`/`orderby` see of a `TimeTracking`: local dates without an offset, as awork stores them, and
+    null for a nested task or project the JSON leaves out."""
+    local_dates = {name: entry[name][:19] for name in ("startDateLocal", "endDateLocal")}
+    return {"task": None, "project": None} | entry | local_dates
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -352,6 +519,7 @@ class AworkSimulator(Simulator):
         self._tasks: dict[str, Row] = {}
         self._task_ids: dict[str | None, list[str]] = {None: []}  # by project id; None: private tasks
         self._task_numbers: dict[str, count[int]] = {}  # by project id, never reused
+        self._time_entries: dict[str, Row] = {}
         self.me = _guid()
         self.account_id = _guid()
         self.workspace = {"id": _guid(), "name": "Sandbox Agency", "url": "sandbox"}
@@ -426,26 +594,44 @@ class AworkSimulator(Simulator):
             row["resourceVersion"] = _ticks(now)
 
     # --- paging ---------------------------------------------------------------------------------------------------
-    def _page(self, request: SimRequest, items: list[dict[str, Any]]) -> SimResponse:
-        """One page of `items` (in creation order unless `orderby` says otherwise), after `filterby`."""
-        items = self._filtered(request, items)
+    def _page(
+        self,
+        request: SimRequest,
+        items: list[Any],
+        view: View | None = None,
+        render: Callable[[Row], dict[str, Any]] | None = None,
+    ) -> SimResponse:
+        """One page of `items` (in creation order unless `orderby` says otherwise), after `filterby`; `view` gives
+        what the expressions see of an item, when that differs from its JSON. With `render`, `items` are stored
+        rows turned into JSON by it: only those of the page when nothing is filtered or ordered."""
+        if render and (_query(request, "filterby") or _query(request, "orderby")):
+            items, render = [render(row) for row in items], None
+        items = self._filtered(request, items, view)
         page = max(1, _int_query(request, "page", 1))
         size = min(MAX_PAGE_SIZE, max(1, _int_query(request, "pageSize", DEFAULT_PAGE_SIZE)))
         body = paginate(items, page, size)
+        if render:
+            body = [render(row) for row in body]
         headers = {"aw-page": str(page), "aw-pagesize": str(size), "aw-items": str(len(body))}
         return SimResponse(200, body, headers | {"aw-totalitems": str(len(items))})
 
     @staticmethod
-    def _filtered(request: SimRequest, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _filtered(request: SimRequest, items: list[dict[str, Any]], view: View | None) -> list[dict[str, Any]]:
         filter_expr, order_expr = _query(request, "filterby"), _query(request, "orderby")
+        if not filter_expr and not order_expr:
+            return items
+        views = [view(item) for item in items] if view else items
+        item_of = {id(seen): item for seen, item in zip(views, items, strict=True)}
         try:
             if filter_expr:
                 keep = compile_filter(filter_expr)
-                items = [item for item in items if keep(item)]
-            return compile_order(order_expr)(items) if order_expr else items
+                views = [seen for seen in views if keep(seen)]
+            if order_expr:
+                views = compile_order(order_expr)(views)
         except ODataError as exc:
             description = "The filter or order expression is invalid."
             raise error(400, "invalid-filter-or-order", description, details=[str(exc)]) from exc
+        return [item_of[id(seen)] for seen in views]
 
     # --- lookups ----------------------------------------------------------------------------------------------------
     @staticmethod
@@ -525,8 +711,18 @@ class AworkSimulator(Simulator):
 
     @route("GET", "/users")
     def list_users(self, request: SimRequest) -> SimResponse:
-        """All users, the API user included (as the spec warns); `showArchived` is ignored (none are archived)."""
+        """All users with their `userContactInfos`, the API user included (as the spec warns); `showArchived` is
+        ignored (none are archived)."""
         return self._page(request, [_public(user) for user in self._users.values()])
+
+    @route("GET", "/users/{userId}")
+    def get_user(self, request: SimRequest) -> dict[str, Any]:
+        return _public(self._found(self._users, request.path_params["userId"], "user"))
+
+    @route("GET", "/users/{userId}/contactinfo")
+    def list_user_contact_infos(self, request: SimRequest) -> SimResponse:
+        user = self._found(self._users, request.path_params["userId"], "user")
+        return self._page(request, copy.deepcopy(user["userContactInfos"]))
 
     # --- types of work --------------------------------------------------------------------------------------------
     def _create_type_of_work(self, values: Mapping[str, Any]) -> Row:
@@ -678,8 +874,15 @@ class AworkSimulator(Simulator):
         project |= values
         self._touch(project)
 
-    def _delete_project(self, project_id: str) -> None:
-        """Remove a project with its task lists, tasks and task statuses (time entries are not simulated)."""
+    def _delete_project(self, project_id: str, delete_time_entries: bool) -> None:
+        """Remove a project with its task lists, tasks and task statuses; its time entries are deleted too, or
+        kept without project and task (a change: `updatedOn` moves)."""
+        for entry in [e for e in self._time_entries.values() if e["projectId"] == project_id]:
+            if delete_time_entries:
+                del self._time_entries[entry["id"]]
+            else:
+                entry |= {"projectId": None, "taskId": None}
+                self._touch(entry)
         del self._projects[project_id], self._task_lists[project_id], self._task_numbers[project_id]
         for task_id in self._task_ids.pop(project_id):
             del self._tasks[task_id]
@@ -688,7 +891,8 @@ class AworkSimulator(Simulator):
 
     @route("GET", "/projects")
     def list_projects(self, request: SimRequest) -> SimResponse:
-        return self._page(request, [self._project_json(row) for row in self._projects.values()])
+        projects = [self._project_json(row) for row in self._projects.values()]
+        return self._page(request, projects, lambda project: {"company": None} | project)
 
     @route("POST", "/projects")
     def post_project(self, request: SimRequest) -> dict[str, Any]:
@@ -716,11 +920,10 @@ class AworkSimulator(Simulator):
 
     @route("POST", "/projects/{projectId}/delete")
     def delete_project(self, request: SimRequest) -> SimResponse:
-        """204; the optional `ProjectDeleteForm` is checked, `deleteTimeTrackings` has nothing to act on."""
+        """204; without a body (or `deleteTimeTrackings: false`) the project's time entries are kept."""
         project = self._found(self._projects, request.path_params["projectId"], "project")
-        if request.body is not None:
-            validate(request.body, PROJECT_DELETE_FORM)
-        self._delete_project(project["id"])
+        values = validate(request.body, PROJECT_DELETE_FORM) if request.body is not None else {}
+        self._delete_project(project["id"], bool(values.get("deleteTimeTrackings")))
         return SimResponse(204, empty=True)
 
     # --- task statuses ----------------------------------------------------------------------------------------------
@@ -949,6 +1152,141 @@ class AworkSimulator(Simulator):
         self._touch(task)
         return self._task_json(task)
 
+    # --- time entries -----------------------------------------------------------------------------------------------
+    def _time_entry_json(self, entry: Row) -> dict[str, Any]:
+        """A `TimeTracking`: the stored fields, the date/time split of start and end in UTC and in the entry's
+        time zone, and the nested type of work, user, task and project (the last two only when set)."""
+        start = entry["_start"]
+        zone = _zone(entry["timezone"])
+        type_of_work = self._types_of_work[entry["typeOfWorkId"]]
+        body = _pick(entry, "isBillable", "isBilled", "taskId", "projectId", "note")
+        body |= _date_time_fields(start, zone, "start")
+        body |= _date_time_fields(start + timedelta(seconds=entry["duration"]), zone, "end")
+        body |= _pick(entry, "timezone", "duration") | {"breakDuration": 0}
+        body |= _pick(entry, "typeOfWorkId", "userId", "id", "createdBy", "createdOn", "updatedBy", "updatedOn")
+        body["typeOfWork"] = _pick(type_of_work, "id", "name", "icon", "isArchived")
+        user = self._users.get(entry["userId"] or "")
+        if user:
+            body["user"] = _pick(user, "id", "firstName", "lastName", "hasImage", "isExternal")
+        if entry["taskId"]:
+            body["task"] = self._task_for_time_tracking(self._tasks[entry["taskId"]])
+        if entry["projectId"]:
+            body["project"] = self._project_for_time_tracking(self._projects[entry["projectId"]])
+        return body | {"breaks": [], "resourceVersion": entry["resourceVersion"], "isExternal": entry["isExternal"]}
+
+    def _task_for_time_tracking(self, task: Row) -> dict[str, Any]:
+        """`TaskModelForTimeTrackings`."""
+        project = self._projects.get(task["projectId"] or "")
+        status = self._task_statuses[task["taskStatusId"]]
+        nested = _pick(task, "id", "name", "baseType")
+        nested["taskIdentifier"] = f"{project['projectKey']}-{task['taskNumber']}" if project else None
+        nested |= _pick(task, "taskStatusId", "typeOfWorkId", "projectId", "plannedDuration", "closedOn")
+        nested |= _pick(task, "createdBy", "correlationId", "parentId")
+        nested["taskStatus"] = _pick(status, "id", "name", "type", "order", "icon")
+        if project:
+            nested["project"] = self._project_for_time_tracking(project)
+        if task["parentId"]:
+            nested["parentTask"] = _pick(self._tasks[task["parentId"]], "id", "name")
+        return nested
+
+    def _project_for_time_tracking(self, project: Row) -> dict[str, Any]:
+        """`ProjectModelForTimeTrackings` (no `projectType`: project types are not simulated)."""
+        status = self._project_statuses[project["projectStatusId"]]
+        nested = _pick(project, "id", "name", "projectKey", "isPrivate", "hasImage", "isExternal")
+        nested |= _pick(project, "isBillableByDefault", "createdBy")
+        nested["projectStatus"] = _pick(status, "id", "name", "description", "type", "isArchived")
+        if project["companyId"]:
+            nested["company"] = _pick(self._companies[project["companyId"]], "id", "name", "hasImage", "description")
+        return nested
+
+    def _checked_time_entry(self, values: Mapping[str, Any], start: datetime, duration: int) -> dict[str, Any]:
+        """The stored fields of a time entry from a validated form: references checked, the project taken from
+        the task when not given, `isBillable` defaulted from the project."""
+        self._referenced(self._types_of_work, values["typeOfWorkId"], "typeOfWorkId", "type of work")
+        self._referenced(self._users, values["userId"], "userId", "user")
+        project = None
+        if values["projectId"] is not None:
+            project = self._referenced(self._projects, values["projectId"], "projectId", "project")
+        if values["taskId"] is not None:
+            task = self._referenced(self._tasks, values["taskId"], "taskId", "task")
+            if project is None and task["projectId"] is not None:
+                project = self._projects[task["projectId"]]
+            if task["projectId"] != (project["id"] if project else None):
+                raise validation_failed(("TaskId", "The task does not belong to the project of the time entry."))
+        billable = values["isBillable"]
+        if billable is None:
+            billable = bool(project and project["isBillableByDefault"])
+        fields = {name: values[name] for name in TIME_ENTRY_FIELDS}
+        fields |= {"projectId": project["id"] if project else None, "isBillable": billable, "duration": duration}
+        return fields | {"_start": start}
+
+    def _track(self, entry: Row, sign: int) -> None:
+        """Add (`sign` 1) or remove (-1) an entry's duration to the tracked durations of its project and task."""
+        seconds = sign * entry["duration"]
+        if entry["projectId"] in self._projects:
+            self._projects[entry["projectId"]]["trackedDuration"] += seconds
+        if entry["taskId"] in self._tasks:
+            task = self._tasks[entry["taskId"]]
+            task["trackedDuration"] += seconds
+            task["totalTrackedDuration"] += seconds
+
+    def _create_time_entry(self, values: Mapping[str, Any]) -> Row:
+        """A time entry from a validated `TimeEntryPostForm`."""
+        start, duration = _time_span(values, _zone(values["timezone"]))
+        entry = self._new(self._checked_time_entry(values, start, duration) | {"isExternal": False}, versioned=True)
+        self._time_entries[entry["id"]] = entry
+        self._track(entry, 1)
+        return entry
+
+    def _update_time_entry(self, entry: Row, values: Mapping[str, Any]) -> None:
+        """Replace a time entry's fields from a validated `TimeTrackingPutForm` (see the module docstring)."""
+        start, duration = _time_span(values, _zone(values["timezone"]), keep=(entry["_start"], entry["duration"]))
+        values = {**values, "userId": values["userId"] or entry["userId"]}
+        fields = self._checked_time_entry(values, start, duration)
+        self._track(entry, -1)
+        entry |= fields
+        self._track(entry, 1)
+        self._touch(entry)
+
+    def _delete_time_entry(self, entry: Row) -> None:
+        self._track(entry, -1)
+        del self._time_entries[entry["id"]]
+
+    def _time_entry_page(self, request: SimRequest, entries: Iterable[Row]) -> SimResponse:
+        return self._page(request, list(entries), _time_entry_view, self._time_entry_json)
+
+    @route("GET", "/timeentries")
+    def list_time_entries(self, request: SimRequest) -> SimResponse:
+        """All time entries (`searchReindex` is ignored)."""
+        return self._time_entry_page(request, self._time_entries.values())
+
+    @route("POST", "/timeentries")
+    def post_time_entry(self, request: SimRequest) -> dict[str, Any]:
+        return self._time_entry_json(self._create_time_entry(validate(request.body, TIME_ENTRY_POST_FORM)))
+
+    @route("GET", "/timeentries/{timeEntryId}")
+    def get_time_entry(self, request: SimRequest) -> dict[str, Any]:
+        entry = self._found(self._time_entries, request.path_params["timeEntryId"], "time entry")
+        return self._time_entry_json(entry)
+
+    @route("PUT", "/timeentries/{timeEntryId}")
+    def put_time_entry(self, request: SimRequest) -> dict[str, Any]:
+        entry = self._found(self._time_entries, request.path_params["timeEntryId"], "time entry")
+        self._update_time_entry(entry, validate(request.body, TIME_ENTRY_PUT_FORM))
+        return self._time_entry_json(entry)
+
+    @route("DELETE", "/timeentries/{timeEntryId}")
+    def delete_time_entry_endpoint(self, request: SimRequest) -> SimResponse:
+        """204; billed entries too (the API key has admin rights)."""
+        self._delete_time_entry(self._found(self._time_entries, request.path_params["timeEntryId"], "time entry"))
+        return SimResponse(204, empty=True)
+
+    @route("GET", "/projects/{projectId}/timeentries")
+    def list_project_time_entries(self, request: SimRequest) -> SimResponse:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        entries = (entry for entry in self._time_entries.values() if entry["projectId"] == project["id"])
+        return self._time_entry_page(request, entries)
+
     # --- direct Python API (tests, demo seeding; not logged) -------------------------------------------------------
     @_locked
     def add_template(self, name: str, *, task_lists: Mapping[str, Sequence[str]] = _NO_LISTS) -> dict[str, Any]:
@@ -995,9 +1333,65 @@ class AworkSimulator(Simulator):
         return _public(self._create_type_of_work(validate({"name": name}, TYPE_OF_WORK_FORM)))
 
     @_locked
-    def add_user(self, first_name: str, last_name: str, email: str) -> dict[str, Any]:
-        """An active workspace member with a work e-mail in `userContactInfos`."""
+    def add_user(self, first_name: str, last_name: str, email: str | None) -> dict[str, Any]:
+        """An active workspace member with a work e-mail in `userContactInfos` (none when `email` is None)."""
         return _public(self._add_user(_guid(), first_name, last_name, email))
+
+    @_locked
+    def users(self) -> list[dict[str, Any]]:
+        return [_public(user) for user in self._users.values()]
+
+    @_locked
+    def types_of_work(self) -> list[dict[str, Any]]:
+        return [_public(row) for row in self._types_of_work.values()]
+
+    @_locked
+    def add_time_entry(
+        self,
+        *,
+        user_id: str,
+        start: datetime,
+        duration: int,
+        project_id: str | None = None,
+        task_id: str | None = None,
+        type_of_work_id: str | None = None,
+        note: str | None = None,
+        is_billable: bool | None = None,
+        timezone: str = "Europe/Berlin",
+    ) -> dict[str, Any]:
+        """A time entry as a user would track it, by the rules of `POST /timeentries` (raises SimError like the
+        endpoint answers): `start` is an aware datetime in any zone, the type of work defaults to the first one,
+        `is_billable` None follows the project. Returns the `TimeTracking` JSON."""
+        body = {"userId": user_id, "projectId": project_id, "taskId": task_id, "note": note, "timezone": timezone}
+        body |= {"typeOfWorkId": type_of_work_id or next(iter(self._types_of_work)), "isBillable": is_billable}
+        body |= {"startDateUtc": _iso(_aware(start)), "duration": duration}
+        return self._time_entry_json(self._create_time_entry(validate(body, TIME_ENTRY_POST_FORM)))
+
+    @_locked
+    def update_time_entry(self, time_entry_id: str, **fields: Any) -> dict[str, Any]:
+        """Change some fields of a time entry as a user would in awork: JSON names (`duration`, `note`,
+        `isBillable`, `isBilled`, `projectId`, `taskId`, `typeOfWorkId`, `userId`, `timezone`) and `start` (an
+        aware datetime); the others keep their values. A new project without a `taskId` drops a task of the old
+        project. Raises SimError on invalid values. Returns the `TimeTracking` JSON."""
+        entry = self._found(self._time_entries, time_entry_id, "time entry")
+        unknown = set(fields) - set(TIME_ENTRY_FIELDS) - {"start"}
+        if unknown:
+            raise TypeError(f"update_time_entry() got fields a time entry does not have: {sorted(unknown)}")
+        start = _aware(fields.pop("start", entry["_start"]))
+        body = {name: entry[name] for name in TIME_ENTRY_FIELDS} | fields | {"startDateUtc": _iso(start)}
+        task = self._tasks.get(body["taskId"] or "")
+        if "projectId" in fields and "taskId" not in fields and task and task["projectId"] != body["projectId"]:
+            body["taskId"] = None
+        self._update_time_entry(entry, validate(body, TIME_ENTRY_PUT_FORM))
+        return self._time_entry_json(entry)
+
+    @_locked
+    def delete_time_entry(self, time_entry_id: str) -> None:
+        self._delete_time_entry(self._found(self._time_entries, time_entry_id, "time entry"))
+
+    @_locked
+    def time_entries(self) -> list[dict[str, Any]]:
+        return [self._time_entry_json(entry) for entry in self._time_entries.values()]
 
     @_locked
     def projects(self) -> list[dict[str, Any]]:
@@ -1040,6 +1434,12 @@ class AworkSimulator(Simulator):
         current = {name: project[name] for name in PROJECT_FORM}
         self._update_project(project, validate(current | changes, PROJECT_FORM) | {"projectKey": key})
         return self._project_json(project)
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"an aware datetime is required, got {moment!r}")
+    return moment
 
 
 def _billable_by_default(values: Mapping[str, Any], template: Row | None) -> bool:

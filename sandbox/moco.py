@@ -1,10 +1,11 @@
-"""MOCO API v1 simulator: session, projects with embedded tasks, project tasks, companies, users and custom
-property definitions.
+"""MOCO API v1 simulator: session, projects with embedded tasks and contracts, project tasks, project contracts
+(staffing), activities (time entries, single and bulk), companies, users and custom property definitions.
 
 Follows `../shared/api/moco.md` (the fact sheet), the official OpenAPI spec and the real responses recorded in
 `moco-recorded-responses.json`: Rails-style optional `.json` suffix, `Token token=` and `Bearer` auth, 100 per page
 with `X-Page`/`X-Per-Page`/`X-Total` and a `Link: rel="next"` only when a next page exists, amounts as floats,
-creates answering 200, `DELETE /projects/{id}` answering 200 with an empty body, tags returned sorted.
+creates answering 200, `DELETE /projects/{id}` answering 200 with an empty body, DELETE of a task, contract or
+activity answering 204, tags returned sorted, activities created for the `X-IMPERSONATE-USER-ID` user.
 Choices where the docs are silent are marked UNCONFIRMED where they are implemented.
 """
 
@@ -32,6 +33,27 @@ CUSTOM_PROPERTY_KINDS = frozenset({"String", "Textarea", "Link", "Boolean", "Sel
 COMPANY_TYPES = ("customer", "supplier", "organization")
 LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 INTERNAL_COMPANY_NAME = "Sandbox Agency GmbH"
+MAX_BULK_ACTIVITIES = 100  # "Creates up to 100 activities in one request" (spec: maxItems 100)
+# The only `remote_service` values MOCO accepts ("" = none), as documented and enumerated in the spec.
+REMOTE_SERVICES = frozenset(
+    {
+        "",
+        "trello",
+        "jira",
+        "asana",
+        "basecamp",
+        "wunderlist",
+        "basecamp2",
+        "basecamp3",
+        "toggl",
+        "mite",
+        "github",
+        "youtrack",
+    }
+)
+IMPERSONATE_HEADER = "x-impersonate-user-id"
+ACCESS_DENIED = {"errors": ["Access denied"]}
+NOT_STAFFED = "the user is not assigned to the project"
 
 Predicate = Callable[[JSON], bool]
 Errors = dict[str, list[str]]
@@ -128,6 +150,48 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
     return coerce
 
 
+def _plain_text(value: Any) -> str:
+    """A text field MOCO returns as "" when unset (activity `description`, `tag`)."""
+    return "" if value is None else str(value)
+
+
+def _reference(value: Any) -> int | None:
+    """An id sent in a payload: None when absent, 0 (no record has it) when it is not an integer."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        return 0
+    return int(value)
+
+
+def _seconds(value: Any) -> int:
+    """A duration in whole seconds, at least 0."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
+        raise ValueError("is not a number")
+    if int(value) < 0:
+        raise ValueError("must be greater than or equal to 0")
+    return int(value)
+
+
+def _hours_as_seconds(value: Any) -> int:
+    """The deprecated `hours` (decimal hours), "converted to seconds" (rounded to whole seconds)."""
+    hours = _amount(value)
+    if hours is None:
+        raise ValueError("is not a number")
+    if hours < 0:
+        raise ValueError("must be greater than or equal to 0")
+    return round(hours * 3600)
+
+
+def _remote_service(value: Any) -> str:
+    """One of MOCO's `remote_service` values; null reads as "" (none)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or value not in REMOTE_SERVICES:
+        raise ValueError("is not included in the list")
+    return str(value)
+
+
 _PROJECT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": _text,
     "identifier": _text,
@@ -196,6 +260,67 @@ _TASK_DEFAULTS: dict[str, Any] = {
     "hourly_rate": 0.0,
     "description": None,
 }
+
+_CONTRACT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "billable": _flag,
+    "active": _flag,
+    "budget": _amount,
+    "hourly_rate": _rate,
+}
+_CONTRACT_DEFAULTS: dict[str, Any] = {"billable": True, "active": True, "budget": None, "hourly_rate": 0.0}
+
+_ACTIVITY_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "date": _day,
+    "seconds": _seconds,
+    "description": _plain_text,
+    "billable": _flag,
+    "tag": _plain_text,
+    "remote_service": _remote_service,
+    "remote_id": _text,
+    "remote_url": _text,
+}
+_ACTIVITY_DEFAULTS: dict[str, Any] = {
+    "date": None,
+    "seconds": 0,
+    "description": "",
+    "billable": True,
+    "tag": "",
+    "remote_service": "",
+    "remote_id": None,
+    "remote_url": None,
+    "billed": False,
+    "invoice_id": None,
+    "timer_started_at": None,
+    "project_id": None,
+    "task_id": None,
+    "user_id": None,
+}
+# The keys of an activity as the API returns it.
+_ACTIVITY_KEYS = (
+    "id",
+    "date",
+    "hours",
+    "seconds",
+    "worked_seconds",
+    "description",
+    "billed",
+    "invoice_id",
+    "billable",
+    "tag",
+    "remote_service",
+    "remote_id",
+    "remote_url",
+    "project",
+    "task",
+    "customer",
+    "user",
+    "hourly_rate",
+    "timer_started_at",
+    "created_at",
+    "updated_at",
+)
+# `GET /activities` filters on a referenced record, and the activity JSON key holding it.
+_ACTIVITY_REFERENCE_FILTERS = {"user_id": "user", "project_id": "project", "task_id": "task", "company_id": "customer"}
 
 _COMPANY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": _text,
@@ -372,6 +497,18 @@ def _time_param(request: SimRequest, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _date_param(request: SimRequest, name: str) -> str | None:
+    """A `YYYY-MM-DD` query date; 400 `{"message": "Invalid date range"}` when malformed (the spec's example of a
+    400 body; UNCONFIRMED that MOCO answers a malformed date this way)."""
+    raw = request.param(name)
+    if not raw:
+        return None
+    try:
+        return _day(raw)
+    except ValueError:
+        raise SimError(400, {"message": "Invalid date range"}) from None
+
+
 def _global_filters(request: SimRequest) -> list[Predicate]:
     """MOCO's filters of every list: `ids` (comma list) and `updated_after` (strictly later)."""
     predicates: list[Predicate] = []
@@ -384,6 +521,51 @@ def _global_filters(request: SimRequest) -> list[Predicate]:
 
 def _nothing(item: JSON) -> bool:
     return False
+
+
+def _refers_to(key: str, wanted: str, item: JSON) -> bool:
+    return str(item[key]["id"]) == wanted
+
+
+def _has(key: str, wanted: Any, item: JSON) -> bool:
+    return item[key] == wanted
+
+
+def _within(first: str | None, last: str | None, item: JSON) -> bool:
+    """Whether the item's `date` lies in the inclusive range (open ends: None)."""
+    return (first is None or item["date"] >= first) and (last is None or item["date"] <= last)
+
+
+def _one_of_values(key: str, wanted: set[str], item: JSON) -> bool:
+    return item[key] in wanted
+
+
+def _mentions(term: str, item: JSON) -> bool:
+    return term in " ".join((item["tag"], item["description"], item["remote_id"] or "")).lower()
+
+
+def _activity_filters(request: SimRequest) -> list[Predicate]:
+    """`GET /activities` filters: the global ones, `from`/`to` (inclusive), a referenced user, project, task or
+    company, `billable`, `billed`, `tag` and `remote_id` (comma lists, exact), `term` (case-insensitive substring of
+    tag, description or remote id). UNCONFIRMED: `deal_id` matches nothing (deals are not simulated)."""
+    predicates = _global_filters(request)
+    first, last = _date_param(request, "from"), _date_param(request, "to")
+    if first or last:
+        predicates.append(partial(_within, first, last))
+    for name, key in _ACTIVITY_REFERENCE_FILTERS.items():
+        if wanted := request.param(name):
+            predicates.append(partial(_refers_to, key, wanted))
+    for name in ("billable", "billed"):
+        if request.param(name):
+            predicates.append(partial(_has, name, _query_flag(request, name)))
+    for name in ("tag", "remote_id"):
+        if wanted_values := _comma_list(request, name):
+            predicates.append(partial(_one_of_values, name, wanted_values))
+    if term := (request.param("term") or "").lower():
+        predicates.append(partial(_mentions, term))
+    if request.param("deal_id"):
+        predicates.append(_nothing)
+    return predicates
 
 
 def _select(items: Iterable[JSON], predicates: list[Predicate]) -> list[JSON]:
@@ -423,6 +605,17 @@ def _project_summary(project: _Record) -> JSON:
     return {"id": project.id, **{key: project.attrs[key] for key in ("identifier", "name", "active", "billable")}}
 
 
+def _names(user: Mapping[str, Any]) -> JSON:
+    return {"firstname": user["firstname"], "lastname": user["lastname"]}
+
+
+def _field_of(item: JSON, name: str) -> Any:
+    """An activity's field for `MocoSimulator.activities` filters; `*_id` of a reference compares its id."""
+    if name in _ACTIVITY_REFERENCE_FILTERS:
+        return item[_ACTIVITY_REFERENCE_FILTERS[name]]["id"]
+    return item.get(name)
+
+
 def _task_ref(task: _Record) -> JSON:
     """A task as embedded in its project: no timestamps."""
     return {"id": task.id, **copy.deepcopy(task.attrs)}
@@ -436,6 +629,11 @@ class MocoSimulator(Simulator):
     MOCO does not document the header, clients must also cope without it; PUT and PATCH both update only the
     fields sent; a write that changes nothing keeps `updated_at` (Rails dirty tracking); timestamps have second
     resolution and each change gets a later one than the previous change (so `updated_after` never misses one).
+
+    Acting user: a request acts as the user named by `X-IMPERSONATE-USER-ID`, else as the key's user. UNCONFIRMED:
+    a header that does not name an existing, active user is answered 403 `{"errors": ["Access denied"]}` on every
+    route (MOCO resolves the current user before anything else; the key may impersonate anyone, i.e. it has the
+    permission to staff). Reads are not narrowed to the acting user (the key's user sees every activity).
     """
 
     base_path = "/api/v1"
@@ -467,6 +665,8 @@ class MocoSimulator(Simulator):
                 ("user", 933_000_001),
                 ("contract", 464_000_001),
                 ("custom_property", 86_001),
+                ("activity", 1_015_000_001),
+                ("invoice", 2_700_001),
             )
         }
         self._project_numbers = count(1)
@@ -477,6 +677,7 @@ class MocoSimulator(Simulator):
         self._companies: dict[int, _Record] = {}
         self._users: dict[int, _Record] = {}
         self._definitions: dict[int, _Record] = {}
+        self._activities: dict[int, _Record] = {}
         self._internal_company_id: int | None = None
         self.api_user_id = self.add_user("API", "User", "api.user@moco-sandbox.example")["id"]
 
@@ -486,6 +687,16 @@ class MocoSimulator(Simulator):
         match = _AUTHORIZATION.match(request.headers.get("authorization", "").strip())
         if not match or match.group(1) not in self.api_keys:
             raise SimError(401, {"message": "Unauthorized"})
+        raw = request.headers.get(IMPERSONATE_HEADER)
+        if raw is not None:
+            user = self._users.get(_reference(raw.strip()) or 0)
+            if user is None or not user.attrs["active"]:
+                raise SimError(403, ACCESS_DENIED)
+
+    def _acting_user(self, request: SimRequest) -> int:
+        """The user a request acts as: the impersonated one (checked by `authenticate`), else the key's user."""
+        raw = request.headers.get(IMPERSONATE_HEADER)
+        return self.api_user_id if raw is None else int(raw.strip())
 
     def error_body(self, status: int) -> JSON:
         """MOCO's error body for an injected status: `errors` lists for 403/422, else `{"message": ...}`."""
@@ -560,8 +771,11 @@ class MocoSimulator(Simulator):
 
     @route("DELETE", "/projects/{id}")
     def delete_project(self, request: SimRequest) -> SimResponse:
-        """200 with an empty body, as real MOCO answers (the spec claims the deleted project is returned)."""
+        """200 with an empty body, as real MOCO answers (the spec claims the deleted project is returned); 422 while
+        it has activities ("only if there are no activities"; UNCONFIRMED: the error body)."""
         project = self._lookup(self._projects, request.path_params["id"])
+        if self._has_activities(project_id=project.id):
+            raise SimError(422, {"errors": {"base": ["Project has activities and cannot be deleted"]}})
         del self._projects[project.id], self._tasks[project.id], self._contracts[project.id]
         return SimResponse(200, empty=True)
 
@@ -595,11 +809,118 @@ class MocoSimulator(Simulator):
 
     @route("DELETE", "/projects/{project_id}/tasks/{id}")
     def delete_task(self, request: SimRequest) -> SimResponse:
-        """204, as real MOCO answers (the spec claims 200 with the task); bumps the project's `updated_at`."""
+        """204, as real MOCO answers (the spec claims 200 with the task); bumps the project's `updated_at`. 422
+        once hours were tracked on the task (documented; UNCONFIRMED: the error body)."""
         task = self._task_of(request)
         project = self._projects[int(request.path_params["project_id"])]
+        if self._has_activities(task_id=task.id):
+            raise SimError(422, {"errors": {"base": ["Task has activities and cannot be deleted"]}})
         del self._tasks[project.id][task.id]
         project.updated_at = self._tick()
+        return SimResponse(204, empty=True)
+
+    # --- project contracts (staffing) -------------------------------------------------------------------------
+    @route("GET", "/projects/{project_id}/contracts")
+    def list_contracts(self, request: SimRequest) -> SimResponse:
+        """The project's active contracts ("all active people"); inactive ones stay readable by id and embedded in
+        the project (UNCONFIRMED)."""
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        contracts = (self._contract_json(contract) for contract in self._contracts[project.id].values())
+        return _page(request, _select(contracts, [*_global_filters(request), lambda contract: contract["active"]]))
+
+    @route("GET", "/projects/{project_id}/contracts/{id}")
+    def show_contract(self, request: SimRequest) -> JSON:
+        return self._contract_json(self._contract_of(request)[1])
+
+    @route("POST", "/projects/{project_id}/contracts")
+    def create_contract(self, request: SimRequest) -> JSON:
+        """Staff a user (`user_id` required); the project's `updated_at` moves with it."""
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        return self._contract_json(self._create_contract(project, _payload(request)))
+
+    @route("PUT", "/projects/{project_id}/contracts/{id}")
+    def put_contract(self, request: SimRequest) -> JSON:
+        return self._update_contract_route(request)
+
+    @route("PATCH", "/projects/{project_id}/contracts/{id}")
+    def patch_contract(self, request: SimRequest) -> JSON:
+        return self._update_contract_route(request)
+
+    @route("DELETE", "/projects/{project_id}/contracts/{id}")
+    def delete_contract(self, request: SimRequest) -> SimResponse:
+        """204, as real MOCO answers; "only possible as long as no hours are tracked from this person" on the
+        project, else 422 (UNCONFIRMED: the error body). Bumps the project's `updated_at`."""
+        project, contract = self._contract_of(request)
+        if self._has_activities(project_id=project.id, user_id=contract.attrs["user_id"]):
+            raise SimError(422, {"errors": {"base": ["The person has tracked hours on this project"]}})
+        del self._contracts[project.id][contract.id]
+        project.updated_at = self._tick()
+        return SimResponse(204, empty=True)
+
+    # --- activities -------------------------------------------------------------------------------------------
+    @route("GET", "/activities")
+    def list_activities(self, request: SimRequest) -> SimResponse:
+        """Activities sorted by date, then id (UNCONFIRMED: MOCO's default order); filters see `_activity_filters`.
+        Deleted activities are gone: `updated_after` does not report deletions (as MOCO documents)."""
+        return _page(request, _select(self._activity_list(), _activity_filters(request)))
+
+    @route("GET", "/activities/{id}")
+    def show_activity(self, request: SimRequest) -> JSON:
+        return self._activity_json(self._lookup(self._activities, request.path_params["id"]))
+
+    @route("POST", "/activities")
+    def create_activity(self, request: SimRequest) -> JSON:
+        """Create an activity for the acting user (see the class docstring); 422 with field errors, see
+        `_activity_attrs`."""
+        attrs, errors = self._activity_attrs(_ACTIVITY_DEFAULTS, _payload(request), self._acting_user(request))
+        _reject(errors)
+        return self._activity_json(self._insert(self._activities, "activity", attrs))
+
+    @route("POST", "/activities/bulk")
+    def create_activities(self, request: SimRequest) -> SimResponse | JSON:
+        """Create up to 100 activities for the acting user; 200 with the created activities in request order.
+
+        UNCONFIRMED (the docs are silent): all or nothing - every item is validated first, and if any is invalid
+        nothing is created and the 422 body names each failing item by index, with flat keys
+        `{"errors": {"activities[1].task": ["..."]}}`; more than 100 items -> 422 `{"errors": ["..."]}`; a body
+        without an `activities` array -> 400 `{"message": "Invalid payload"}`; a non-JSON Content-Type -> 415
+        without a body (documented status); an empty array -> 200 `[]`. The created activities share one
+        timestamp.
+        """
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return SimResponse(415, empty=True)
+        items = request.body.get("activities") if isinstance(request.body, dict) else None
+        if not isinstance(items, list):
+            raise SimError(400, {"message": "Invalid payload"})
+        if len(items) > MAX_BULK_ACTIVITIES:
+            raise SimError(422, {"errors": [f"Too many activities: at most {MAX_BULK_ACTIVITIES} per request"]})
+        user_id, validated, errors = self._acting_user(request), [], {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors[f"activities[{index}]"] = ["is not an object"]
+                continue
+            attrs, item_errors = self._activity_attrs(_ACTIVITY_DEFAULTS, _unaliased(item), user_id)
+            errors |= {f"activities[{index}].{name}": messages for name, messages in item_errors.items()}
+            validated.append(attrs)
+        _reject(errors)
+        stamp = self._tick()
+        created = [self._insert(self._activities, "activity", attrs, stamp) for attrs in validated]
+        return [self._activity_json(activity) for activity in created]
+
+    @route("PUT", "/activities/{id}")
+    def put_activity(self, request: SimRequest) -> JSON:
+        return self._update_activity_route(request)
+
+    @route("PATCH", "/activities/{id}")
+    def patch_activity(self, request: SimRequest) -> JSON:
+        return self._update_activity_route(request)
+
+    @route("DELETE", "/activities/{id}")
+    def delete_activity(self, request: SimRequest) -> SimResponse:
+        """204 with no body, as real MOCO answers (the spec claims 200 with the activity); 403 for another user's
+        activity, 422 for a billed one (see `_editable_activity`)."""
+        activity = self._editable_activity(request)
+        del self._activities[activity.id]
         return SimResponse(204, empty=True)
 
     # --- companies --------------------------------------------------------------------------------------------
@@ -731,6 +1052,67 @@ class MocoSimulator(Simulator):
         with self.lock:
             return self._update_task(self._lookup(self._projects, project_id), task_id, fields).json()
 
+    def users(self) -> list[dict]:
+        """Every user, deactivated ones included."""
+        with self.lock:
+            return [user.json() for user in self._users.values()]
+
+    def add_contract(self, project_id: int, user_id: int) -> dict:
+        """Staff a user on a project (like `POST /projects/{id}/contracts`; 422 SimError if already staffed)."""
+        with self.lock:
+            project = self._lookup(self._projects, project_id)
+            return self._contract_json(self._create_contract(project, {"user_id": user_id}))
+
+    def contracts(self, project_id: int) -> list[dict]:
+        """All contracts of a project, inactive ones included, as `GET .../contracts/{id}` returns them."""
+        with self.lock:
+            project = self._lookup(self._projects, project_id)
+            return [self._contract_json(contract) for contract in self._contracts[project.id].values()]
+
+    def add_activity(
+        self,
+        *,
+        user_id: int,
+        project_id: int,
+        task_id: int,
+        date: date | str,
+        seconds: int,
+        description: str = "",
+        billable: bool = True,
+        remote_id: str | None = None,
+        tag: str = "",
+    ) -> dict:
+        """An activity of `user_id`, under the rules of `POST /activities` (422 SimError if the user is not staffed,
+        the task is not an active task of the project, ...)."""
+        payload = {"date": date, "project_id": project_id, "task_id": task_id, "seconds": seconds}
+        payload |= {"description": description, "billable": billable, "remote_id": remote_id, "tag": tag}
+        with self.lock:
+            if user_id not in self._users:
+                raise ValueError(f"unknown user {user_id}")
+            attrs, errors = self._activity_attrs(_ACTIVITY_DEFAULTS, payload, user_id)
+            _reject(errors)
+            return self._activity_json(self._insert(self._activities, "activity", attrs))
+
+    def activities(self, **filters: Any) -> list[dict]:
+        """Activities as the API returns them (sorted by date, then id) whose fields equal the given values, e.g.
+        `remote_id="awork:1"`, `billed=True`; `user_id`, `project_id`, `task_id` and `company_id` compare the id of
+        the referenced record, dates may be `date` objects. No filter: all activities."""
+        wanted = {name: value.isoformat() if isinstance(value, date) else value for name, value in filters.items()}
+        with self.lock:
+            items = self._activity_list()
+        if unknown := set(wanted) - set(_ACTIVITY_REFERENCE_FILTERS) - set(_ACTIVITY_KEYS):
+            raise ValueError(f"unknown activity fields {sorted(unknown)}")
+        return [item for item in items if all(_field_of(item, name) == value for name, value in wanted.items())]
+
+    def bill_activity(self, activity_id: int) -> dict:
+        """Mark an activity billed (`billed: true`, a made-up `invoice_id`), as invoicing it in MOCO would."""
+        with self.lock:
+            activity = self._lookup(self._activities, activity_id)
+            attrs = {**activity.attrs, "billed": True}
+            attrs["invoice_id"] = attrs["invoice_id"] or next(self._ids["invoice"])
+            self._commit(activity, attrs)
+            return self._activity_json(activity)
+
     def get_project(self, project_id: int) -> dict:
         with self.lock:
             return self._project_json(self._lookup(self._projects, project_id))
@@ -783,13 +1165,7 @@ class MocoSimulator(Simulator):
         for name in task_names:
             self._insert(self._tasks[project.id], "task", {**_TASK_DEFAULTS, "name": name}, project.created_at)
         if attrs["leader_id"]:
-            contract = {
-                "user_id": attrs["leader_id"],
-                "billable": True,
-                "active": True,
-                "budget": None,
-                "hourly_rate": 0.0,
-            }
+            contract = {"user_id": attrs["leader_id"], **_CONTRACT_DEFAULTS}
             self._insert(self._contracts[project.id], "contract", contract, project.created_at)
         return project
 
@@ -862,14 +1238,20 @@ class MocoSimulator(Simulator):
             "co_leader": self._user_ref(references["co_leader_id"]),
             "customer": self._company_json(customer) if full_customer else self._company_ref(customer),
             "tasks": [_task_ref(task) for task in self._tasks[project.id].values()],
-            "contracts": [self._contract_json(contract) for contract in self._contracts[project.id].values()],
+            "contracts": [self._contract_ref(contract) for contract in self._contracts[project.id].values()],
             "deal": None,
             **_timestamps(project),
         }
 
+    def _contract_ref(self, contract: _Record) -> JSON:
+        """A contract as embedded in its project: no timestamps."""
+        attrs = copy.deepcopy(contract.attrs)
+        user = self._users[attrs["user_id"]].attrs
+        return {"id": contract.id, "user_id": attrs.pop("user_id"), **_names(user), **attrs}
+
     def _contract_json(self, contract: _Record) -> JSON:
-        user = self._users[contract.attrs["user_id"]].attrs
-        return {"id": contract.id, **contract.attrs, "firstname": user["firstname"], "lastname": user["lastname"]}
+        """A contract as the contracts endpoints return it (as recorded: without the spec's optional `project`)."""
+        return self._contract_ref(contract) | _timestamps(contract)
 
     def _user_ref(self, user_id: int | None) -> JSON:
         if user_id is None:
@@ -901,6 +1283,156 @@ class MocoSimulator(Simulator):
         if self._commit(task, attrs):
             project.updated_at = task.updated_at
         return task
+
+    # --- contracts --------------------------------------------------------------------------------------------
+    def _contract_of(self, request: SimRequest) -> tuple[_Record, _Record]:
+        project = self._lookup(self._projects, request.path_params["project_id"])
+        return project, self._lookup(self._contracts[project.id], request.path_params["id"])
+
+    def _create_contract(self, project: _Record, payload: Mapping[str, Any]) -> _Record:
+        """Store a contract; 422 when the user is missing, unknown or deactivated (UNCONFIRMED for deactivated), or
+        already has a contract on the project, active or not (UNCONFIRMED: one contract per user and project;
+        reactivate with PUT `active: true`). Bumps the project's `updated_at`."""
+        attrs, errors = _fields(_CONTRACT_FIELDS, _CONTRACT_DEFAULTS, payload)
+        user_id = _reference(payload.get("user_id"))
+        user = self._users.get(user_id or 0)
+        if user_id is None:
+            errors["user"] = ["can't be blank"]
+        elif user is None or not user.attrs["active"]:
+            errors["user"] = ["is invalid"]
+        elif any(c.attrs["user_id"] == user_id for c in self._contracts[project.id].values()):
+            errors["user_id"] = ["has already been taken"]
+        _reject(errors)
+        contract = self._insert(self._contracts[project.id], "contract", {"user_id": user_id, **attrs})
+        project.updated_at = contract.updated_at
+        return contract
+
+    def _update_contract_route(self, request: SimRequest) -> JSON:
+        """Update billable, active, budget, hourly_rate (`user_id` is ignored: it cannot change); a real change
+        also bumps the project's `updated_at`."""
+        project, contract = self._contract_of(request)
+        attrs, errors = _fields(_CONTRACT_FIELDS, contract.attrs, _payload(request))
+        _reject(errors)
+        if self._commit(contract, attrs):
+            project.updated_at = contract.updated_at
+        return self._contract_json(contract)
+
+    def _staffed(self, project_id: int, user_id: int) -> bool:
+        """Whether the user has an active contract on the project."""
+        contracts = self._contracts[project_id].values()
+        return any(c.attrs["user_id"] == user_id and c.attrs["active"] for c in contracts)
+
+    # --- activities -------------------------------------------------------------------------------------------
+    def _has_activities(self, **references: int) -> bool:
+        """Whether an activity has all the given `project_id`, `task_id`, `user_id`."""
+        return any(
+            all(activity.attrs[name] == value for name, value in references.items())
+            for activity in self._activities.values()
+        )
+
+    def _activity_list(self) -> list[JSON]:
+        ordered = sorted(self._activities.values(), key=lambda activity: (activity.attrs["date"], activity.id))
+        return [self._activity_json(activity) for activity in ordered]
+
+    def _activity_attrs(
+        self, current: Mapping[str, Any], payload: Mapping[str, Any], user_id: int
+    ) -> tuple[dict[str, Any], Errors]:
+        """An activity's attributes after a write by (or for) `user_id`, and the field errors that reject it.
+
+        `seconds` wins over the deprecated `hours` (converted, rounded to whole seconds); `billable` defaults to the
+        project's `billable` on create (UNCONFIRMED: docs say "true or dependent on project configuration");
+        `company_id` and `stop_timer` are ignored (no timers are simulated). Rules, checked on every write:
+        `date` present and `YYYY-MM-DD`; `seconds` >= 0; `remote_service` one of MOCO's services or ""
+        (`remote_id`/`remote_url` need no service); the project exists and is active; the user has an active
+        contract on it (UNCONFIRMED - booking unstaffed is undocumented: `{"project": [NOT_STAFFED]}`); the
+        task belongs to the project and is active.
+        """
+        attrs, errors = _fields(_ACTIVITY_FIELDS, current, payload)
+        if "hours" in payload and "seconds" not in payload:
+            try:
+                attrs["seconds"] = _hours_as_seconds(payload["hours"])
+            except ValueError as exc:
+                errors["hours"] = [str(exc)]
+        for name in ("project_id", "task_id"):
+            if name in payload:
+                attrs[name] = _reference(payload[name])
+        if attrs["date"] is None and "date" not in errors:
+            errors["date"] = ["can't be blank"]
+        creating = current.get("user_id") is None
+        attrs["user_id"] = user_id
+        project = self._projects.get(attrs["project_id"] or 0)
+        if project is None:
+            errors["project"] = ["can't be blank" if attrs["project_id"] is None else "is invalid"]
+        elif not project.attrs["active"]:
+            errors["project"] = ["is archived"]
+        elif not self._staffed(project.id, user_id):
+            errors["project"] = [NOT_STAFFED]
+        task = self._tasks[project.id].get(attrs["task_id"] or 0) if project else None
+        if attrs["task_id"] is None:
+            errors["task"] = ["can't be blank"]
+        elif project is not None and task is None:
+            errors["task"] = ["is not a task of the project"]
+        elif task is not None and not task.attrs["active"]:
+            errors["task"] = ["is inactive"]
+        if creating and "billable" not in payload and project is not None:
+            attrs["billable"] = project.attrs["billable"]
+        return attrs, errors
+
+    def _editable_activity(self, request: SimRequest) -> _Record:
+        """The activity a PUT, PATCH or DELETE addresses, if the request may change it.
+
+        UNCONFIRMED rules: 403 `{"errors": ["Access denied"]}` unless the acting user owns it (impersonate the
+        owner); 422 `{"errors": {"base": ["..."]}}` once billed (docs: deletion "only possible if this activity has
+        not yet been billed"; we refuse updates alike).
+        """
+        activity = self._lookup(self._activities, request.path_params["id"])
+        if activity.attrs["user_id"] != self._acting_user(request):
+            raise SimError(403, ACCESS_DENIED)
+        if activity.attrs["billed"]:
+            raise SimError(422, {"errors": {"base": ["Billed activities cannot be changed or deleted"]}})
+        return activity
+
+    def _update_activity_route(self, request: SimRequest) -> JSON:
+        """PUT and PATCH alike: only the fields sent change, under the rules of create."""
+        activity = self._editable_activity(request)
+        attrs, errors = self._activity_attrs(activity.attrs, _payload(request), activity.attrs["user_id"])
+        _reject(errors)
+        self._commit(activity, attrs)
+        return self._activity_json(activity)
+
+    def _activity_rate(self, project: _Record, task: _Record, user_id: int) -> float:
+        """The hourly rate by the project's billing variant: the project's, the task's or the user's contract rate
+        (UNCONFIRMED: MOCO also knows account-wide and per-user rates)."""
+        variant = project.attrs["billing_variant"]
+        if variant == "task":
+            return float(task.attrs["hourly_rate"])
+        if variant == "user":
+            contracts = self._contracts[project.id].values()
+            return next((float(c.attrs["hourly_rate"]) for c in contracts if c.attrs["user_id"] == user_id), 0.0)
+        return float(project.attrs["hourly_rate"])
+
+    def _activity_json(self, activity: _Record) -> JSON:
+        """The activity as MOCO returns it: `hours` = seconds / 3600 rounded to 2 decimals, `worked_seconds` =
+        `seconds` (no rounding rules simulated), project, task, customer and user as references."""
+        attrs = activity.attrs
+        project = self._projects[attrs["project_id"]]
+        task = self._tasks[project.id][attrs["task_id"]]
+        keys = ("description", "billed", "invoice_id", "billable", "tag", "remote_service", "remote_id", "remote_url")
+        return {
+            "id": activity.id,
+            "date": attrs["date"],
+            "hours": round(attrs["seconds"] / 3600, 2),
+            "seconds": attrs["seconds"],
+            "worked_seconds": attrs["seconds"],
+            **{key: attrs[key] for key in keys},
+            "project": {"id": project.id, "name": project.attrs["name"], "billable": project.attrs["billable"]},
+            "task": {"id": task.id, "name": task.attrs["name"], "billable": task.attrs["billable"]},
+            "customer": self._company_ref(self._companies[project.attrs["customer_id"]]),
+            "user": self._user_ref(attrs["user_id"]),
+            "hourly_rate": self._activity_rate(project, task, attrs["user_id"]),
+            "timer_started_at": attrs["timer_started_at"],
+            **_timestamps(activity),
+        }
 
     # --- companies ----------------------------------------------------------------------------------------------
     def _create_company(self, payload: Mapping[str, Any]) -> _Record:

@@ -1,8 +1,9 @@
 """The awork simulator over real HTTP; every exchange is checked against the official OpenAPI spec."""
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ RATE_LIMIT_HEADERS = (
     "x-ratelimit-remaining-minute",
 )
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture(scope="module")
@@ -345,6 +347,269 @@ def test_type_of_work_create_and_list(client: httpx.Client) -> None:
     created = ok(client.post("/typeofwork", json={"name": "Beratung", "icon": "forum"}))
     names = [each["name"] for each in ok(client.get("/typeofwork", params={"pageSize": 1000}))]
     assert created["name"] in names and "Projektarbeit" in names
+
+
+# --- users -----------------------------------------------------------------------------------------------------------
+def test_user_by_id_and_its_contact_infos(client: httpx.Client, sim: AworkSimulator) -> None:
+    bea = sim.add_user("Bea", "Beispiel", "bea@pixelwerk.de")
+    assert ok(client.get(f"/users/{bea['id']}")) == bea
+    infos = ok(client.get(f"/users/{bea['id']}/contactinfo"))
+    assert [(info["type"], info["subType"], info["value"]) for info in infos] == [("email", "work", "bea@pixelwerk.de")]
+    listed = {user["id"]: user for user in ok(client.get("/users", params={"pageSize": 1000}))}
+    assert listed[bea["id"]]["userContactInfos"] == infos
+    assert error_code(client.get(f"/users/{UNKNOWN_ID}"), 404) == "not-found"
+
+
+def test_user_without_email_has_no_contact_infos(client: httpx.Client, sim: AworkSimulator) -> None:
+    ghost = sim.add_user("No", "Mail", None)
+    assert ok(client.get(f"/users/{ghost['id']}"))["userContactInfos"] == []
+    assert ok(client.get(f"/users/{ghost['id']}/contactinfo")) == []
+    assert ghost["id"] in [user["id"] for user in sim.users()]
+
+
+# --- time entries -----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def work(client: httpx.Client, sim: AworkSimulator) -> dict[str, Any]:
+    """A user, a type of work, a billable-by-default project (it has a company) with a task, and a project that
+    is not billable by default."""
+    billable = sim.add_project("Billable work", company_id=sim.add_company("Billable GmbH")["id"])
+    task = ok(client.post("/tasks", json={"baseType": "projecttask", "entityId": billable["id"], "name": "Konzept"}))
+    return {
+        "user": sim.add_user("Tim", "Tracker", "tim@pixelwerk.de"),
+        "type_of_work": sim.add_type_of_work("Konzeption"),
+        "billable": billable,
+        "task": task,
+        "internal": sim.add_project("Internal work"),
+    }
+
+
+def entry_body(work: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A `TimeEntryPostForm` for the module's user and type of work (Berlin time), plus `fields`."""
+    body = {"timezone": "Europe/Berlin", "userId": work["user"]["id"], "typeOfWorkId": work["type_of_work"]["id"]}
+    return body | fields
+
+
+def times(entry: dict[str, Any]) -> dict[str, Any]:
+    """The date/time split and duration of a `TimeTracking`."""
+    names = [part + kind for part in ("startDate", "startTime", "endDate", "endTime") for kind in ("Utc", "Local")]
+    return {name: entry[name] for name in [*names, "duration"]}
+
+
+def test_time_entry_posted_in_utc_fields(client: httpx.Client, work: dict[str, Any]) -> None:
+    body = {"startDateUtc": "2026-11-10T00:00:00Z", "startTimeUtc": "22:30:00", "duration": 3600, "note": "Late"}
+    entry = ok(client.post("/timeentries", json=entry_body(work, projectId=work["billable"]["id"], **body)))
+    assert times(entry) == {
+        "startDateUtc": "2026-11-10T00:00:00Z",
+        "startDateLocal": "2026-11-10T00:00:00+01:00",
+        "startTimeUtc": "22:30:00",
+        "startTimeLocal": "23:30:00",
+        "endDateUtc": "2026-11-10T00:00:00Z",
+        "endDateLocal": "2026-11-11T00:00:00+01:00",
+        "endTimeUtc": "23:30:00",
+        "endTimeLocal": "00:30:00",
+        "duration": 3600,
+    }
+    assert (entry["note"], entry["timezone"], entry["isBilled"]) == ("Late", "Europe/Berlin", False)
+    assert (entry["breaks"], entry["isExternal"]) == ([], False)
+    assert (entry["userId"], entry["user"]["firstName"]) == (work["user"]["id"], "Tim")
+    assert (entry["typeOfWork"]["name"], entry["project"]["name"]) == ("Konzeption", "Billable work")
+    assert entry["taskId"] is None and "task" not in entry
+    assert entry["createdOn"] == entry["updatedOn"] and entry["resourceVersion"] > 0
+    assert ok(client.get(f"/timeentries/{entry['id']}")) == entry
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [  # (startDateUtc, startTimeUtc, startDateLocal, startTimeLocal)
+        ({"startDateUtc": "2026-11-10T22:30:00Z"}, ("2026-11-10", "22:30:00", "2026-11-10", "23:30:00")),
+        ({"startDateUtc": "2026-11-11T00:30:00+01:00"}, ("2026-11-10", "23:30:00", "2026-11-11", "00:30:00")),
+        (
+            {"startDateLocal": "2026-11-10T00:00:00Z", "startTimeLocal": "23:30:00"},
+            ("2026-11-10", "22:30:00", "2026-11-10", "23:30:00"),
+        ),
+        (
+            {"startDateLocal": "2026-11-11T00:00:00+01:00", "startTimeLocal": "00:30"},
+            ("2026-11-10", "23:30:00", "2026-11-11", "00:30:00"),
+        ),
+        (
+            {"startDateLocal": "2026-07-01T00:00:00Z", "startTimeLocal": "01:59:59.5"},
+            ("2026-06-30", "23:59:59.5000000", "2026-07-01", "01:59:59.5000000"),
+        ),
+    ],
+)
+def test_time_entry_start_is_split_into_utc_and_local_date_and_time(
+    client: httpx.Client, work: dict[str, Any], start: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    entry = ok(client.post("/timeentries", json=entry_body(work, duration=900, **start)))
+    offset = "+02:00" if expected[2].startswith("2026-07") else "+01:00"
+    assert (entry["startDateUtc"], entry["startTimeUtc"], entry["startDateLocal"], entry["startTimeLocal"]) == (
+        f"{expected[0]}T00:00:00Z",
+        expected[1],
+        f"{expected[2]}T00:00:00{offset}",
+        expected[3],
+    )
+
+
+def test_time_entry_posted_in_local_fields_with_an_end(client: httpx.Client, work: dict[str, Any]) -> None:
+    body = {"startDateLocal": "2026-11-11T00:00:00Z", "startTimeLocal": "00:30:00", "endTimeLocal": "01:15:00"}
+    entry = ok(client.post("/timeentries", json=entry_body(work, duration=1, **body)))
+    assert (entry["startDateUtc"], entry["startTimeUtc"], entry["duration"]) == (
+        "2026-11-10T00:00:00Z",
+        "23:30:00",
+        2700,
+    )
+    body = {"endDateUtc": "2026-11-12T00:00:00Z", "endTimeUtc": "10:00:00", "duration": 1800}
+    entry = ok(client.post("/timeentries", json=entry_body(work, **body)))
+    assert (entry["startTimeUtc"], entry["startTimeLocal"], entry["endTimeLocal"]) == (
+        "09:30:00",
+        "10:30:00",
+        "11:00:00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"userId": UNKNOWN_ID}, ["UserId"]),
+        ({"typeOfWorkId": UNKNOWN_ID}, ["TypeOfWorkId"]),
+        ({"projectId": UNKNOWN_ID}, ["ProjectId"]),
+        ({"taskId": UNKNOWN_ID}, ["TaskId"]),
+        ({"timezone": "Mars/Olympus_Mons"}, ["Timezone"]),
+        ({"timezone": " "}, ["Timezone"]),
+        ({"startTimeUtc": "25:00:00"}, ["StartTimeUtc"]),
+        ({"duration": -1}, ["Duration"]),
+        ({"duration": None}, ["Duration"]),
+        ({"startDateUtc": None}, ["StartDateUtc"]),
+        ({"startDateLocal": "2026-11-10T00:00:00Z"}, ["StartDateLocal"]),
+        ({"endDateUtc": "2026-11-09T00:00:00Z", "endTimeUtc": "10:00:00"}, ["EndDateUtc"]),
+    ],
+)
+def test_invalid_time_entry_is_400(
+    client: httpx.Client, work: dict[str, Any], fields: dict[str, Any], expected: list[str]
+) -> None:
+    body = entry_body(work, startDateUtc="2026-11-10T00:00:00Z", startTimeUtc="09:00:00", duration=60) | fields
+    assert invalid_properties(client.post("/timeentries", json=body)) == expected
+
+
+def test_time_entry_task_must_belong_to_its_project(client: httpx.Client, work: dict[str, Any]) -> None:
+    start = {"startDateUtc": "2026-11-10T09:00:00Z", "duration": 60, "taskId": work["task"]["id"]}
+    foreign = entry_body(work, projectId=work["internal"]["id"], **start)
+    assert invalid_properties(client.post("/timeentries", json=foreign)) == ["TaskId"]
+    entry = ok(client.post("/timeentries", json=entry_body(work, **start)))
+    assert (entry["projectId"], entry["task"]["name"]) == (work["billable"]["id"], "Konzept")
+    assert entry["task"]["taskIdentifier"] == f"{work['billable']['projectKey']}-1"
+    assert entry["task"]["project"]["id"] == work["billable"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("project", "is_billable", "expected"),
+    [("billable", None, True), ("internal", None, False), ("billable", False, False), ("internal", True, True)],
+)
+def test_time_entry_billability_defaults_to_the_project(
+    client: httpx.Client, work: dict[str, Any], project: str, is_billable: bool | None, expected: bool
+) -> None:
+    body = entry_body(work, projectId=work[project]["id"], startDateUtc="2026-11-10T09:00:00Z", duration=60)
+    if is_billable is not None:
+        body["isBillable"] = is_billable
+    assert ok(client.post("/timeentries", json=body))["isBillable"] is expected
+
+
+def test_time_entry_filters_on_project_user_and_start(client: httpx.Client, sim: AworkSimulator) -> None:
+    project = sim.add_project("Filtered times")
+    other = sim.add_user("Other", "User", "other@pixelwerk.de")
+    user = sim.add_user("Filter", "User", "filter@pixelwerk.de")
+    starts = ["2031-01-01T09:00:00+01:00", "2031-01-31T23:30:00+01:00", "2031-02-01T00:30:00+01:00"]
+    entries = [
+        sim.add_time_entry(user_id=user["id"], start=datetime.fromisoformat(s), duration=600, project_id=project["id"])
+        for s in starts
+    ]
+    ids = [entry["id"] for entry in entries]
+    sim.add_time_entry(user_id=other["id"], start=datetime(2031, 1, 15, 9, tzinfo=UTC), duration=60)
+    january = "startDateUtc ge datetime'2031-01-01T00:00:00' and startDateUtc le datetime'2031-01-31T23:59:59'"
+    found = ok(client.get("/timeentries", params={"filterby": f"{january} and userId eq guid'{user['id']}'"}))
+    assert [entry["id"] for entry in found] == ids  # the third starts 2031-01-31 23:30 UTC
+    local = f"startDateLocal ge datetime'2031-02-01T00:00:00' and projectId eq guid'{project['id'].upper()}'"
+    assert [entry["id"] for entry in ok(client.get("/timeentries", params={"filterby": local}))] == ids[2:]
+    params = {"orderby": "startTimeUtc desc", "pageSize": 2, "page": 1}
+    response = client.get(f"/projects/{project['id']}/timeentries", params=params)
+    assert [entry["id"] for entry in ok(response)] == [ids[2], ids[1]]
+    assert (response.headers["aw-totalitems"], response.headers["aw-items"]) == ("3", "2")
+    no_task = {"filterby": "task/name eq 'Konzept'"}
+    assert ok(client.get(f"/projects/{project['id']}/timeentries", params=no_task)) == []
+    assert error_code(client.get(f"/projects/{UNKNOWN_ID}/timeentries"), 404) == "not-found"
+
+
+def test_time_entry_put_replaces_and_moves_updated_on(client: httpx.Client, work: dict[str, Any]) -> None:
+    body = entry_body(work, projectId=work["billable"]["id"], note="First", isBilled=True)
+    body |= {"startDateUtc": "2026-11-10T08:00:00Z", "duration": 600}
+    untouched = ok(client.post("/timeentries", json=body))
+    entry = ok(client.post("/timeentries", json=body))
+    cursor = entry["updatedOn"].removesuffix("Z")
+    put = {"timezone": "America/New_York", "typeOfWorkId": work["type_of_work"]["id"], "duration": 1200}
+    updated = ok(client.put(f"/timeentries/{entry['id']}", json=put | {"taskId": work["task"]["id"]}))
+    assert updated["updatedOn"] > entry["updatedOn"] and updated["resourceVersion"] > entry["resourceVersion"]
+    assert (updated["startTimeUtc"], updated["startTimeLocal"], updated["duration"]) == ("08:00:00", "03:00:00", 1200)
+    assert (updated["note"], updated["isBilled"], updated["userId"]) == (None, False, work["user"]["id"])
+    assert (updated["projectId"], updated["isBillable"]) == (work["billable"]["id"], True)  # from the task
+    again = ok(client.put(f"/timeentries/{entry['id']}", json=put | {"startDateUtc": "2026-11-11T07:00:00Z"}))
+    assert (again["startDateUtc"], again["taskId"], again["projectId"]) == ("2026-11-11T00:00:00Z", None, None)
+    params = {"filterby": f"updatedOn ge datetime'{cursor}'", "orderby": "updatedOn asc", "pageSize": 1000}
+    changed = [each["id"] for each in ok(client.get("/timeentries", params=params))]
+    assert entry["id"] in changed and untouched["id"] not in changed
+    unknown_project = put | {"projectId": UNKNOWN_ID}
+    assert invalid_properties(client.put(f"/timeentries/{entry['id']}", json=unknown_project)) == ["ProjectId"]
+    assert error_code(client.put(f"/timeentries/{UNKNOWN_ID}", json=put), 404) == "not-found"
+
+
+def test_deleted_time_entry_disappears(client: httpx.Client, work: dict[str, Any]) -> None:
+    body = entry_body(work, startDateUtc="2026-11-10T08:00:00Z", duration=600, isBilled=True)
+    entry = ok(client.post("/timeentries", json=body))
+    response = client.delete(f"/timeentries/{entry['id']}")
+    assert (response.status_code, response.content) == (204, b"")
+    assert error_code(client.get(f"/timeentries/{entry['id']}"), 404) == "not-found"
+    listed = ok(client.get("/timeentries", params={"filterby": f"id eq guid'{entry['id']}'"}))
+    assert listed == []
+    assert error_code(client.delete(f"/timeentries/{entry['id']}"), 404) == "not-found"
+
+
+def test_deleting_a_project_keeps_or_deletes_its_time_entries(client: httpx.Client, sim: AworkSimulator) -> None:
+    user = sim.add_user("Del", "Eter", None)
+    kept, dropped = sim.add_project("Keeps times"), sim.add_project("Drops times")
+    start = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    one = sim.add_time_entry(user_id=user["id"], start=start, duration=60, project_id=kept["id"])
+    two = sim.add_time_entry(user_id=user["id"], start=start, duration=60, project_id=dropped["id"])
+    assert client.post(f"/projects/{kept['id']}/delete").status_code == 204
+    assert client.post(f"/projects/{dropped['id']}/delete", json={"deleteTimeTrackings": True}).status_code == 204
+    orphan = ok(client.get(f"/timeentries/{one['id']}"))
+    assert (orphan["projectId"], "project" in orphan) == (None, False)
+    assert orphan["updatedOn"] > one["updatedOn"]
+    assert error_code(client.get(f"/timeentries/{two['id']}"), 404) == "not-found"
+
+
+def test_direct_time_entry_api(sim: AworkSimulator, work: dict[str, Any]) -> None:
+    project = sim.add_project("Direct times")
+    start = datetime(2026, 11, 11, 8, 15, tzinfo=ZoneInfo("Asia/Tokyo"))  # 2026-11-10 23:15 UTC
+    entry = sim.add_time_entry(user_id=work["user"]["id"], start=start, duration=5400, project_id=project["id"])
+    assert (entry["startDateUtc"], entry["startTimeUtc"]) == ("2026-11-10T00:00:00Z", "23:15:00")
+    assert (entry["startDateLocal"], entry["startTimeLocal"]) == ("2026-11-11T00:00:00+01:00", "00:15:00")
+    assert (entry["typeOfWorkId"], entry["isBillable"]) == (sim.types_of_work()[0]["id"], False)
+    assert sim.project(project["id"])["trackedDuration"] == 5400
+    later = start + timedelta(hours=1)
+    updated = sim.update_time_entry(entry["id"], start=later, duration=60, note="Moved", isBillable=True)
+    assert (updated["startTimeUtc"], updated["duration"]) == ("00:15:00", 60)
+    assert (updated["note"], updated["isBillable"]) == ("Moved", True)
+    assert updated["updatedOn"] > entry["updatedOn"]
+    assert sim.project(project["id"])["trackedDuration"] == 60
+    assert [each for each in sim.time_entries() if each["id"] == entry["id"]] == [updated]
+    with pytest.raises(TypeError):
+        sim.update_time_entry(entry["id"], colour="red")
+    with pytest.raises(ValueError):
+        sim.add_time_entry(user_id=work["user"]["id"], start=datetime(2026, 11, 11), duration=60)
+    with pytest.raises(SimError):
+        sim.add_time_entry(user_id=UNKNOWN_ID, start=start, duration=60)
+    sim.delete_time_entry(entry["id"])
+    assert entry["id"] not in [each["id"] for each in sim.time_entries()]
+    assert sim.project(project["id"])["trackedDuration"] == 0
 
 
 # --- direct API, limits, faults ---------------------------------------------------------------------------------------
