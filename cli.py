@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry (and no network here)
 
@@ -22,21 +25,41 @@ app.add_typer(db_app, name="db")
 console = Console()
 
 
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")]
+Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="A local date, YYYY-MM-DD.")]
+
+
+def run_flow(name: str, call: Callable[[], Any], dry_run: bool, title: Callable[[Any], str] | None = None) -> None:
+    """Run a flow in this process, print its summary and issues; exit 1 (saying why) when the run failed."""
+    try:
+        summary = call()
+    except Exception as error:  # the run is recorded as failed in the store and in Prefect
+        console.print(f"[red]{name} failed:[/] {error}")
+        raise typer.Exit(1) from error
+    counts = summary.planned if dry_run else summary.counts()
+    console.print(counts_table(title(summary) if title else f"{name}: {summary.status}", counts))
+    print_issues(console, summary.issues)
+
+
 @run_app.command("import-moco-projects")
-def run_import_moco_projects(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Plan only; change nothing."),
-) -> None:
+def run_import_moco_projects(dry_run: DryRun = False) -> None:
     """MOCO projects flagged for sync become awork projects (customer, template, task list MOCO, tasks)."""
     from flows.import_moco_projects import import_moco_projects
 
-    try:
-        summary = import_moco_projects(dry_run=dry_run)
-    except Exception as error:  # the run is recorded as failed; say why and exit non-zero
-        console.print(f"[red]import-moco-projects failed:[/] {error}")
-        raise typer.Exit(1) from error
-    counts = summary.planned if dry_run else summary.counts()
-    console.print(counts_table(f"import-moco-projects: {summary.status}", counts))
-    print_issues(console, summary.issues)
+    run_flow("import-moco-projects", lambda: import_moco_projects(dry_run=dry_run), dry_run)
+
+
+@run_app.command("push-awork-times")
+def run_push_awork_times(start: Day = None, end: Day = None, dry_run: DryRun = False) -> None:
+    """awork time entries on linked projects become MOCO activities: incremental, or a resync of start..end."""
+    from flows.push_awork_times import push_awork_times
+
+    run_flow(
+        "push-awork-times",
+        lambda: push_awork_times(start=start and start.date(), end=end and end.date(), dry_run=dry_run),
+        dry_run,
+        lambda summary: f"push-awork-times {summary.first_day} to {summary.last_day}: {summary.status}",
+    )
 
 
 @app.command()

@@ -41,18 +41,24 @@ class PushSummary(PushResult):
 
 
 @flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4))
-def push_awork_times(start: date | None = None, end: date | None = None, dry_run: bool = False) -> PushSummary:
+def push_awork_times(
+    start: date | None = None, end: date | None = None, dry_run: bool = False, last_days: int | None = None
+) -> PushSummary:
     """Push awork time entries of linked projects to MOCO as activities (user by e-mail, task by link, type of work
     or the unassigned task; local date; seconds; billable), and follow edits and deletions.
 
     Without dates the run is incremental: entries changed since the last run (with an overlap) plus a re-scan of
-    the last 35 days to find deletions. With `start`/`end` it resyncs that range of local dates."""
+    the last 35 days to find deletions. With `start`/`end` it resyncs that range of local dates; `last_days`
+    resyncs the last that many days up to today (what the nightly schedule does)."""
     settings = get_settings()
     store = open_store(settings.database_url)
     run_id = store.start_run(FLOW_NAME, dry_run=dry_run)
     started = utcnow()
     try:
-        window = sync_window(start, end, today(settings.timezone), settings.push_rescan_days)
+        current_day = today(settings.timezone)
+        if last_days is not None:
+            start, end = current_day - timedelta(days=last_days), current_day
+        window = sync_window(start, end, current_day, settings.push_rescan_days)
         cursor = None if window.explicit else store.cursor(FLOW_NAME)
         overlap = timedelta(minutes=settings.push_cursor_overlap_minutes)
         context = read_push_context()

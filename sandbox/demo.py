@@ -6,7 +6,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -102,15 +104,69 @@ def start_sandbox(moco_port: int = 0, awork_port: int = 0, rate_limits: bool = T
         api_keys=[AWORK_KEY], per_second=50 if rate_limits else None, per_minute=1000 if rate_limits else None
     )
     seed_demo(moco, awork)
+    seed_demo_people(moco, awork)
     with ServedSimulator(moco, moco_port) as moco_server, ServedSimulator(awork, awork_port) as awork_server:
         yield Sandbox(moco_server, awork_server)
 
 
+def seed_demo_people(moco: MocoSimulator, awork: AworkSimulator) -> None:
+    """The team on both sides: Anna is staffed on the website project, Ben and Lena are not yet; Max tracks time
+    in awork but has no MOCO account (a sync issue)."""
+    for first, last in (("Anna", "Schmidt"), ("Ben", "Weber"), ("Lena", "Fischer")):
+        moco.add_user(first, last, f"{first.lower()}@pixelwerk.de")
+    awork.add_user("Anna", "Schmidt", "Anna@Pixelwerk.de")  # the same e-mail, in other case
+    awork.add_user("Ben", "Weber", "ben@pixelwerk.de")
+    awork.add_user("Lena", "Fischer", "lena@pixelwerk.de")
+    awork.add_user("Max", "Klein", "max@freelance.example")
+    for name in ("Design", "Entwicklung", "Beratung"):
+        awork.add_type_of_work(name)
+
+
+def seed_demo_times(moco: MocoSimulator, awork: AworkSimulator, today: date) -> int:
+    """Two weeks of time entries on the imported projects (run after the import); returns how many."""
+    anna = next(u["id"] for u in moco.users() if u["email"] == "anna@pixelwerk.de")
+    website = next(p for p in moco.projects() if p["identifier"] == "P24001")
+    if anna not in {c["user_id"] for c in moco.contracts(website["id"])}:
+        moco.add_contract(website["id"], anna)
+    users = {u["firstName"]: u["id"] for u in awork.users()}
+    types = {t["name"]: t["id"] for t in awork.types_of_work()}
+    projects = [p for p in awork.projects() if p.get("projectKey") in ("P24001", "P24002", "P24003", "INTRA")]
+    berlin = ZoneInfo("Europe/Berlin")
+    count = 0
+    for offset in range(14, 0, -1):
+        day = today - timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for index, (person, kind) in enumerate((("Anna", "Design"), ("Ben", "Entwicklung"), ("Lena", "Beratung"))):
+            project = projects[(offset + index) % len(projects)]
+            tasks = awork.project_tasks(project["id"])
+            awork.add_time_entry(
+                user_id=users[person],
+                project_id=project["id"],
+                task_id=tasks[0]["id"] if person == "Anna" and tasks else None,
+                type_of_work_id=types[kind],
+                start=datetime.combine(day, time(9 + index * 2), tzinfo=berlin),
+                duration=3600 + 900 * index,
+                note=f"{kind} {project['name']}" if index != 2 else None,
+                is_billable=person != "Lena",
+            )
+            count += 1
+    awork.add_time_entry(
+        user_id=users["Max"],
+        project_id=projects[0]["id"],
+        type_of_work_id=types["Entwicklung"],
+        start=datetime.combine(today - timedelta(days=1), time(23, 30), tzinfo=berlin),
+        duration=1800,
+    )
+    return count + 1
+
+
 def run_demo(console: Console) -> None:
-    """Sandbox + the import flow twice (the second run writes nothing), printing what happened."""
+    """Sandbox + the import, then the push of awork times; each flow twice (the second run writes nothing)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the tables below say what happened
     from flows.console import counts_table, print_issues
     from flows.import_moco_projects import import_moco_projects
+    from flows.push_awork_times import push_awork_times
     from models.settings import get_settings
 
     DEMO_DATABASE.unlink(missing_ok=True)
@@ -118,19 +174,45 @@ def run_demo(console: Console) -> None:
         os.environ.update(sims.environment())
         os.environ["TIMEBRIDGE_DATABASE_URL"] = f"sqlite:///{DEMO_DATABASE}"
         get_settings.cache_clear()
-        console.rule("import MOCO projects: first run")
+        console.rule("import MOCO projects")
         summary = import_moco_projects()
         console.print(counts_table(summary.status, summary.counts()))
         for line in summary.created:
             console.print(f"  created {line}")
         print_issues(console, summary.issues)
         console.print(_awork_projects_table(sims.awork.app))
-        console.rule("import MOCO projects: second run")
-        mark_moco, mark_awork = sims.moco.app.log.mark(), sims.awork.app.log.mark()
-        again = import_moco_projects()
-        writes = len(sims.moco.app.log.writes(mark_moco)) + len(sims.awork.app.log.writes(mark_awork))
-        reads = len(sims.moco.app.log.since(mark_moco)) + len(sims.awork.app.log.since(mark_awork)) - writes
-        console.print(f"second run: {again.status}, {reads} read requests, {writes} write requests")
+
+        console.rule("push awork times")
+        entries = seed_demo_times(sims.moco.app, sims.awork.app, datetime.now(ZoneInfo("Europe/Berlin")).date())
+        console.print(f"{entries} time entries tracked in awork over the last two weeks")
+        pushed = push_awork_times()
+        console.print(counts_table(f"{pushed.first_day} to {pushed.last_day}: {pushed.status}", pushed.counts()))
+        print_issues(console, pushed.issues)
+        console.print(_moco_activities_table(sims.moco.app))
+
+        console.rule("second runs")
+        for name, flow in (("import MOCO projects", import_moco_projects), ("push awork times", push_awork_times)):
+            marks = sims.moco.app.log.mark(), sims.awork.app.log.mark()
+            again = flow()
+            requests = sims.moco.app.log.since(marks[0]) + sims.awork.app.log.since(marks[1])
+            writes = sum(entry.is_write for entry in requests)
+            console.print(f"{name}: {again.status}, {len(requests) - writes} read requests, {writes} write requests")
+
+
+def _moco_activities_table(moco: MocoSimulator) -> Table:
+    table = Table(title="MOCO activities from awork, per project and task")
+    for column in ("project", "task", "user", "activities", "hours", "billable hours"):
+        table.add_column(column)
+    totals: dict[tuple[str, str, str], list[float]] = {}
+    for activity in moco.activities():
+        user = f"{activity['user']['firstname']} {activity['user']['lastname']}"
+        row = totals.setdefault((activity["project"]["name"], activity["task"]["name"], user), [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += activity["seconds"] / 3600
+        row[2] += activity["seconds"] / 3600 if activity["billable"] else 0
+    for (project, task_name, user), (count, hours, billable) in sorted(totals.items()):
+        table.add_row(project, task_name, user, str(int(count)), f"{hours:.2f}", f"{billable:.2f}")
+    return table
 
 
 def _awork_projects_table(awork: AworkSimulator) -> Table:

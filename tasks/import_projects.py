@@ -41,6 +41,7 @@ def import_names(settings: Settings) -> ImportNames:
         sync_field=settings.moco_sync_field,
         link_field=settings.moco_awork_link_field,
         template_field=settings.moco_template_field,
+        unassigned_task=settings.moco_unassigned_task_name,
     )
 
 

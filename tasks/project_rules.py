@@ -27,6 +27,7 @@ class ImportNames:
     sync_field: str = "Sync zu awork"
     link_field: str = "awork Projekt"
     template_field: str = "awork Projektvorlage"
+    unassigned_task: str = "Nicht zugeordnete Zeiterfassung"  # push-awork-times' own bucket: not mirrored
 
 
 def normalize_name(name: str) -> str:
@@ -119,7 +120,11 @@ def draft_project(project: MocoProject, templates: Mapping[str, str], names: Imp
         template_name=template_name,
         linked_awork_id=linked_id,
         moco_link_value=str(link_value) if link_value else None,
-        tasks=[TaskDraft(moco_id=task.id, name=task.name) for task in project.tasks],
+        tasks=[
+            TaskDraft(moco_id=task.id, name=task.name)
+            for task in project.tasks
+            if normalize_name(task.name) != normalize_name(names.unassigned_task)
+        ],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,45 @@ def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatc
     assert "created project P24001 Website Relaunch" in output
     assert "created task P24002 / Kreation" in output
     assert "unknown template" in output
-    assert "second run: completed with issues" in output and "0 write requests" in output
+    assert "activities created" in output and "Max Klein <max@freelance.example> has no" in output
+    assert "import MOCO projects: completed with issues, 3 read requests, 0 write requests" in output
+    assert "push awork times: completed with issues" in output
+    assert output.count(", 0 write requests") == 2
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_push_resyncs_a_range(sims, settings):
+    seed_fields(sims)
+    customer = sims.moco.add_company("Pixelwerk GmbH")
+    project = sims.moco.add_project("Website", identifier="P1", customer_id=customer["id"], tags=["Sync to awork"])
+    user = sims.moco.add_user("Anna", "Schmidt", "anna@pixelwerk.de")
+    sims.moco.add_contract(project["id"], user["id"])
+    assert runner.invoke(app, ["run", "import-moco-projects"]).exit_code == 0
+    [awork_project] = sims.awork.projects()
+    anna = sims.awork.add_user("Anna", "Schmidt", "anna@pixelwerk.de")
+    for day in (5, 20):
+        sims.awork.add_time_entry(
+            user_id=anna["id"],
+            project_id=awork_project["id"],
+            start=datetime(2026, 10, day, 9, tzinfo=UTC),
+            duration=600,
+        )
+
+    result = runner.invoke(app, ["run", "push-awork-times", "--start", "2026-10-01", "--end", "2026-10-10"])
+
+    assert result.exit_code == 0, result.output
+    assert "2026-10-01 to 2026-10-10: completed" in " ".join(result.output.split())
+    assert [a["date"] for a in sims.moco.activities()] == ["2026-10-05"]
+
+
+def test_prefect_yaml_declares_the_push_deployment_with_a_nightly_resync():
+    config = yaml.safe_load(Path(__file__).parent.parent.joinpath("prefect.yaml").read_text())
+    [deployment] = [d for d in config["deployments"] if d["name"] == "push-awork-times"]
+    assert deployment["entrypoint"] == "flows/push_awork_times.py:push_awork_times"
+    every_ten, nightly = deployment["schedules"]
+    assert every_ten["interval"] == 600
+    assert nightly["cron"] == "30 2 * * *" and nightly["parameters"] == {"last_days": 35}
+    assert deployment["concurrency_limit"]["limit"] == 1
 
 
 def test_prefect_yaml_declares_the_import_deployment():

@@ -123,6 +123,12 @@ def test_unknown_template_does_not_block_an_already_linked_project():
     assert draft.linked_awork_id == AWORK_ID
 
 
+def test_the_push_flows_unassigned_task_is_not_mirrored_to_awork():
+    tasks = [{"id": 11, "name": "Design"}, {"id": 19, "name": "Nicht zugeordnete Zeiterfassung"}]
+    draft = draft_project(moco_project(tasks=tasks), {}, NAMES)
+    assert [t.name for t in draft.tasks] == ["Design"]
+
+
 def test_draft_carries_template_dates_and_tasks():
     project = moco_project(
         custom_properties={"awork Projektvorlage": " website "}, start_date="2026-01-01", finish_date="2026-02-01"
