@@ -3,15 +3,17 @@ follow; any date range can be resynced."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from connectors.awork import AworkTimeEntry
 from models.plans import ActivityDraft, PushResult, TimePlan
 from models.settings import get_settings
-from models.store import Store, open_store, utcnow
+from models.store import IssueDraft, Store, open_store, utcnow
 from tasks.push_times import (
     ACTIVITY,
     confirm_deleted,
@@ -19,6 +21,7 @@ from tasks.push_times import (
     delete_activities,
     missing_links,
     prepare_projects,
+    read_changed_entries,
     read_moco_activities,
     read_push_context,
     read_time_entries,
@@ -60,26 +63,58 @@ def push_awork_times(
             start, end = current_day - timedelta(days=last_days), current_day
         window = sync_window(start, end, current_day, settings.push_rescan_days)
         cursor = None if window.explicit else store.cursor(FLOW_NAME)
-        overlap = timedelta(minutes=settings.push_cursor_overlap_minutes)
         context = read_push_context()
-        plan = plan_run(store, window, cursor - overlap if cursor else None, context)
-        summary = PushSummary(planned=plan.counts(), first_day=window.first_day, last_day=window.last_day)
-        summary.issues = list(plan.issues)
-        if dry_run:
-            summary.dry_run = True
-        else:
-            applied = apply_plan(plan, context)
-            summary = summary.model_copy(update={**applied.model_dump(), "issues": plan.issues + applied.issues})
-            if not window.explicit:
-                store.set_cursor(FLOW_NAME, started)
+        progress = Progress(dry_run=dry_run)
+        for part in window.slices(settings.push_slice_days):  # bounded memory: one slice of days at a time
+            entries = read_time_entries(part)
+            context = progress.add(plan_part(store, entries, context, part), context)
+        if cursor:
+            since = cursor - timedelta(minutes=settings.push_cursor_overlap_minutes)
+            context = progress.add(plan_part(store, read_changed_entries(since, window), context, None), context)
+        if not dry_run and not window.explicit:
+            store.set_cursor(FLOW_NAME, started)
     except BaseException:
         finish_run(store, run_id, FLOW_NAME, {}, [], None, failed=True)
         raise
+    summary = progress.summary(window)
     counts = summary.planned if dry_run else summary.counts()
-    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, plan.checked_refs)
+    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, progress.checked_refs)
     publish_run(FLOW_NAME, counts, summary.issues, summary.status)
     get_run_logger().info("%s (%s to %s): %s", summary.status, window.first_day, window.last_day, counts)
     return summary
+
+
+class Progress:
+    """What the run's parts planned and did, added up."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.planned: Counter[str] = Counter()
+        self.applied = PushResult()
+        self.issues: list[IssueDraft] = []
+        self.checked_refs: list[str] = []
+
+    def add(self, plan: TimePlan, context: PushContext) -> PushContext:
+        """Apply one part's plan (unless dry run); returns the context as it is afterwards (staffing, tasks)."""
+        self.planned.update(plan.counts())
+        self.issues += plan.issues
+        self.checked_refs += plan.checked_refs
+        if self.dry_run:
+            return context
+        applied, context = apply_plan(plan, context)
+        self.applied = self.applied.merge(applied)
+        self.issues += applied.issues
+        return context
+
+    def summary(self, window: SyncWindow) -> PushSummary:
+        return PushSummary(
+            **self.applied.model_dump(exclude={"issues"}),
+            issues=self.issues,
+            dry_run=self.dry_run,
+            first_day=window.first_day,
+            last_day=window.last_day,
+            planned=dict(self.planned),
+        )
 
 
 def today(timezone: str) -> date:
@@ -87,10 +122,10 @@ def today(timezone: str) -> date:
     return datetime.now(zone(None, timezone)).date()
 
 
-def plan_run(store: Store, window: SyncWindow, updated_since: datetime | None, context: PushContext) -> TimePlan:
-    """Read the entries, the links, what awork says of missing entries and our MOCO activities; plan."""
-    entries = read_time_entries(window, updated_since)
-    links = store.links(ACTIVITY, days=(window.first_day, window.last_day))
+def plan_part(store: Store, entries: list[AworkTimeEntry], context: PushContext, days: SyncWindow | None) -> TimePlan:
+    """Plan a part of the run: its entries, their links (and, for a slice of days, the links of those days, to
+    find deleted entries), what awork says of missing entries, and our MOCO activities."""
+    links = store.links(ACTIVITY, days=(days.first_day, days.last_day)) if days else {}
     links.update(store.links(ACTIVITY, source_ids=[e.id for e in entries]))
     gone, moved = confirm_deleted(missing_links(links, entries))
     entries = entries + moved
@@ -99,11 +134,12 @@ def plan_run(store: Store, window: SyncWindow, updated_since: datetime | None, c
     return plan_push(entries, links, gone, activities, context)
 
 
-def apply_plan(plan: TimePlan, context: PushContext) -> PushResult:
+def apply_plan(plan: TimePlan, context: PushContext) -> tuple[PushResult, PushContext]:
     """Staff and prepare projects, delete first (so an entry that changed hands gets its new activity), then
     create per user in bulk and update, in parallel batches."""
     settings = get_settings()
     unassigned_tasks, total = prepare_projects(plan.staff, plan.unassigned_task_projects, context)
+    context = context.after_preparing(plan.staff, unassigned_tasks)
     if plan.delete or plan.forget:
         total = total.merge(delete_activities(plan.delete, plan.forget))
     by_user: dict[int, list[ActivityDraft]] = {}
@@ -116,4 +152,4 @@ def apply_plan(plan: TimePlan, context: PushContext) -> PushResult:
     wait(futures)
     for future in futures:
         total = total.merge(future.result())
-    return total
+    return total, context

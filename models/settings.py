@@ -56,6 +56,7 @@ class Settings(BaseSettings):
 
     push_rescan_days: int = 35  # incremental runs re-read this many past days to find deleted entries
     push_cursor_overlap_minutes: int = 5
+    push_slice_days: int = 7  # a run works through its window this many days at a time (bounded memory)
     push_batch_size: int = 200  # activity updates or deletions per Prefect task
 
     import_batch_size: int = 25  # MOCO projects per Prefect task when applying the import

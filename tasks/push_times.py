@@ -57,21 +57,24 @@ def read_push_context() -> PushContext:
 
 
 @task(name="read-awork-time-entries", cache_policy=NO_CACHE, **RETRY)
-def read_time_entries(window: SyncWindow, updated_since: datetime | None) -> list[AworkTimeEntry]:
-    """Entries whose local date lies in the window, plus (incremental runs) those changed since the cursor."""
+def read_time_entries(days: SyncWindow) -> list[AworkTimeEntry]:
+    """Entries whose local date lies in the given days (1000 per page)."""
     settings = get_settings()
-    start, end = window.utc_bounds()
+    start, end = days.utc_bounds()
     with AworkClient.from_settings(settings) as awork:
-        entries = {
-            e.id: e
-            for e in awork.time_entries(starting_from=start, starting_before=end)
-            if (day := local_date(e, settings.timezone)) and window.contains(day)
-        }
-        if updated_since:
-            for entry in awork.time_entries_updated_since(updated_since):
-                entries[entry.id] = entry
-    get_run_logger().info("read %d awork time entries (%s to %s)", len(entries), window.first_day, window.last_day)
-    return list(entries.values())
+        entries = awork.time_entries(starting_from=start, starting_before=end)
+    kept = [e for e in entries if (day := local_date(e, settings.timezone)) and days.contains(day)]
+    get_run_logger().info("read %d awork time entries (%s to %s)", len(kept), days.first_day, days.last_day)
+    return kept
+
+
+@task(name="read-changed-awork-time-entries", cache_policy=NO_CACHE, **RETRY)
+def read_changed_entries(since: datetime, window: SyncWindow) -> list[AworkTimeEntry]:
+    """Entries changed since `since` whose local date lies outside the window (the window's own are read anyway)."""
+    settings = get_settings()
+    with AworkClient.from_settings(settings) as awork:
+        entries = awork.time_entries_updated_since(since)
+    return [e for e in entries if not ((day := local_date(e, settings.timezone)) and window.contains(day))]
 
 
 @task(name="confirm-deleted-entries", cache_policy=NO_CACHE, **RETRY)

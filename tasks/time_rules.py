@@ -27,6 +27,16 @@ class SyncWindow(BaseModel):
     def contains(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day
 
+    def slices(self, days: int) -> list[SyncWindow]:
+        """Consecutive parts of at most `days` days, oldest first."""
+        parts = []
+        first = self.first_day
+        while first <= self.last_day:
+            last = min(first + timedelta(days=days - 1), self.last_day)
+            parts.append(SyncWindow(first_day=first, last_day=last, explicit=self.explicit))
+            first = last + timedelta(days=1)
+        return parts
+
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """UTC instants that surely include every entry whose local date lies in the window (any time zone)."""
         start = datetime.combine(self.first_day - timedelta(days=1), time(), tzinfo=UTC)
@@ -77,6 +87,22 @@ class PushContext(BaseModel):
     app_url: str
     default_timezone: str = "Europe/Berlin"
     auto_staff: bool = True
+
+    def after_preparing(self, staffed: Iterable[Staffing], unassigned_tasks: Mapping[int, int]) -> PushContext:
+        """The context once users were staffed and unassigned tasks created (for the run's next parts)."""
+        staffed_by_project: dict[int, set[int]] = {}
+        for staffing in staffed:
+            staffed_by_project.setdefault(staffing.moco_project_id, set()).add(staffing.user_id)
+        projects = {
+            awork_id: project.model_copy(
+                update={
+                    "staffed": project.staffed | staffed_by_project.get(project.moco_id, set()),
+                    "unassigned_task_id": project.unassigned_task_id or unassigned_tasks.get(project.moco_id),
+                }
+            )
+            for awork_id, project in self.projects.items()
+        }
+        return self.model_copy(update={"projects": projects})
 
 
 def match_task(

@@ -237,3 +237,19 @@ def test_entry_that_changed_hands_is_deleted_and_created_for_the_new_user():
 def test_gone_on_both_sides_only_forgets_the_link():
     plan = plan_push([], {"e1": link_for("e1", 9000, "h")}, ["e1"], [], context())
     assert plan.forget == ["e1"] and not plan.delete
+
+
+def test_window_slices_cover_every_day_once():
+    window = sync_window(date(2026, 10, 1), date(2026, 10, 20), date(2026, 11, 1), 35)
+    parts = window.slices(7)
+    assert [(p.first_day.day, p.last_day.day) for p in parts] == [(1, 7), (8, 14), (15, 20)]
+    assert all(p.explicit for p in parts)
+
+
+def test_context_after_preparing_knows_the_new_staff_and_tasks():
+    from models.plans import Staffing
+
+    after = context().after_preparing([Staffing(moco_project_id=100, user_id=501)], {100: 77})
+    assert after.projects[AWORK_PROJECT].staffed == {500, 501}
+    assert after.projects[AWORK_PROJECT].unassigned_task_id == 77
+    assert not plan_push([entry(userId=BEN)], {}, [], [], after).staff
