@@ -280,6 +280,9 @@ class AworkClient(Connector):
         """Every user, with e-mail contact infos."""
         return [AworkUser.model_validate(item) for item in self._list("users")]
 
+    def types_of_work(self) -> list[AworkNamedRef]:
+        return [AworkNamedRef.model_validate(item) for item in self._list("typeofwork")]
+
     def time_entries(self, *, starting_from: datetime, starting_before: datetime) -> list[AworkTimeEntry]:
         """Entries whose start lies in [starting_from, starting_before) (UTC), 1000 per page."""
         expr = (

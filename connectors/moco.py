@@ -210,6 +210,11 @@ class MocoClient(Connector):
                 found += [MocoActivity.model_validate(item) for item in items]
         return found
 
+    def activities_between(self, first_day: date, last_day: date, *, tag: str) -> list[MocoActivity]:
+        """Activities with a tag on the days `first_day`..`last_day` (inclusive), 100 per page."""
+        params = {"from": first_day.isoformat(), "to": last_day.isoformat(), "tag": tag}
+        return [MocoActivity.model_validate(i) for i in paginate_link_header(self.http, "activities", params, PER_PAGE)]
+
     def create_activities(self, user_id: int, activities: Sequence[ActivityFields]) -> list[MocoActivity]:
         """Create up to 100 activities for one user in one request (`POST /activities/bulk`, as that user)."""
         if len(activities) > BULK_MAX:

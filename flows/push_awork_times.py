@@ -19,10 +19,11 @@ from tasks.push_times import (
     confirm_deleted,
     create_activities,
     delete_activities,
-    missing_links,
+    missing_entries,
     prepare_projects,
     read_changed_entries,
     read_moco_activities,
+    read_our_activities_between,
     read_push_context,
     read_time_entries,
     update_activities,
@@ -124,13 +125,16 @@ def today(timezone: str) -> date:
 
 def plan_part(store: Store, entries: list[AworkTimeEntry], context: PushContext, days: SyncWindow | None) -> TimePlan:
     """Plan a part of the run: its entries, their links (and, for a slice of days, the links of those days, to
-    find deleted entries), what awork says of missing entries, and our MOCO activities."""
+    find deleted entries; for a resync also our MOCO activities of those days, in case links were lost), what
+    awork says of missing entries, and our MOCO activities."""
     links = store.links(ACTIVITY, days=(days.first_day, days.last_day)) if days else {}
     links.update(store.links(ACTIVITY, source_ids=[e.id for e in entries]))
-    gone, moved = confirm_deleted(missing_links(links, entries))
+    ours = read_our_activities_between(days) if days and days.explicit else []
+    gone, moved = confirm_deleted(missing_entries(links, entries, ours))
     entries = entries + moved
     remote_ids, ids = activities_to_read(entries, links, gone, context)
-    activities = read_moco_activities(remote_ids, ids)
+    known = {a.remote_id for a in ours}
+    activities = read_moco_activities([r for r in remote_ids if r not in known], ids) + ours
     return plan_push(entries, links, gone, activities, context)
 
 

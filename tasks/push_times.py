@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from connectors.awork import AworkClient, AworkTimeEntry
 from connectors.http import ClientError, NotFoundError
 from connectors.moco import BULK_MAX, ActivityFields, MocoActivity, MocoClient, chunks
-from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, PushResult, Staffing
+from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, PushResult, Staffing, remote_id
 from models.settings import get_settings
 from models.store import IssueDraft, LinkRecord, open_store
 from tasks.idempotent import create_once
@@ -20,6 +20,7 @@ from tasks.project_rules import normalize_name
 from tasks.time_rules import AWORK_TAG, LinkedProject, PushContext, SyncWindow, entry_ref, local_date
 
 ACTIVITY = "activity"
+REMOTE_PREFIX = remote_id("")
 
 
 @task(name="read-push-context", cache_policy=NO_CACHE, **RETRY)
@@ -33,6 +34,7 @@ def read_push_context() -> PushContext:
         moco_projects = moco.projects_by_ids([int(moco_id) for moco_id in project_links]) if project_links else []
         moco_users = moco.users()
         awork_users = awork.users()
+        types_of_work = {t.id: t.name for t in awork.types_of_work() if t.name}
     projects = {}
     for project in moco_projects:
         tasks_by_name: dict[str, int] = {}
@@ -50,6 +52,7 @@ def read_push_context() -> PushContext:
         moco_task_for_awork_task={link.target_id: int(moco_id) for moco_id, link in task_links.items()},
         moco_user_by_email={u.email.strip().lower(): u.id for u in moco_users if u.email and u.active},
         awork_users={u.id: u for u in awork_users},
+        types_of_work=types_of_work,
         app_url=settings.awork_app_url,
         default_timezone=settings.timezone,
         auto_staff=settings.moco_auto_staff,
@@ -100,6 +103,15 @@ def read_moco_activities(remote_ids: Sequence[str], ids: Sequence[int]) -> list[
         return []
     with MocoClient.from_settings(get_settings()) as moco:
         return moco.activities(remote_ids=remote_ids, ids=ids)
+
+
+@task(name="read-moco-activities-of-days", cache_policy=NO_CACHE, **RETRY)
+def read_our_activities_between(days: SyncWindow) -> list[MocoActivity]:
+    """Our activities (tag `awork`) on the given days, to find those of entries deleted while the store had no
+    link to them (a resync reconciles the whole range)."""
+    with MocoClient.from_settings(get_settings()) as moco:
+        found = moco.activities_between(days.first_day, days.last_day, tag=AWORK_TAG)
+    return [a for a in found if a.remote_id and a.remote_id.startswith(REMOTE_PREFIX)]
 
 
 @task(name="prepare-moco-projects", cache_policy=NO_CACHE, **RETRY)
@@ -249,7 +261,10 @@ def delete_activities(removals: list[ActivityRemoval], forget: list[str]) -> Pus
     return result
 
 
-def missing_links(links: Mapping[str, object], entries: Sequence[AworkTimeEntry]) -> list[str]:
-    """Linked entries not among those read: deleted, or moved out of the window."""
+def missing_entries(
+    links: Mapping[str, object], entries: Sequence[AworkTimeEntry], ours: Sequence[MocoActivity] = ()
+) -> list[str]:
+    """Entries we linked, or have activities for, that are not among those read: deleted, or moved away."""
     seen = {entry.id for entry in entries}
-    return sorted(entry_id for entry_id in links if entry_id not in seen)
+    known = set(links) | {a.remote_id.removeprefix(REMOTE_PREFIX) for a in ours if a.remote_id}
+    return sorted(entry_id for entry_id in known if entry_id not in seen)

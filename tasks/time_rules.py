@@ -84,6 +84,7 @@ class PushContext(BaseModel):
     moco_task_for_awork_task: dict[str, int]  # tasks the import created in awork, back to their MOCO task
     moco_user_by_email: dict[str, int]  # lower-cased e-mail -> MOCO user id
     awork_users: dict[str, AworkUser]
+    types_of_work: dict[str, str] = Field(default_factory=dict)  # awork type of work id -> name
     app_url: str
     default_timezone: str = "Europe/Berlin"
     auto_staff: bool = True
@@ -105,26 +106,32 @@ class PushContext(BaseModel):
         return self.model_copy(update={"projects": projects})
 
 
+def type_of_work_name(entry: AworkTimeEntry, types_of_work: Mapping[str, str]) -> str | None:
+    """The entry's type of work ("Tätigkeit"), as embedded in the entry or from the workspace's list."""
+    if entry.type_of_work and entry.type_of_work.name:
+        return entry.type_of_work.name
+    return types_of_work.get(entry.type_of_work_id or "")
+
+
 def match_task(
-    entry: AworkTimeEntry, project: LinkedProject, moco_task_for_awork_task: Mapping[str, int]
+    entry: AworkTimeEntry,
+    project: LinkedProject,
+    moco_task_for_awork_task: Mapping[str, int],
+    types_of_work: Mapping[str, str] | None = None,
 ) -> int | None:
     """Which MOCO task an entry books to: the linked task when its awork task came from MOCO, else the task named
     like its type of work (case, spacing and Unicode form ignored), else None (the project's unassigned task)."""
     if entry.task_id and (task_id := moco_task_for_awork_task.get(entry.task_id)):
         return task_id
-    type_of_work = entry.type_of_work.name if entry.type_of_work else None
+    type_of_work = type_of_work_name(entry, types_of_work or {})
     if type_of_work:
         return project.tasks_by_name.get(normalize_name(type_of_work))
     return None
 
 
-def description(entry: AworkTimeEntry) -> str:
+def description(entry: AworkTimeEntry, types_of_work: Mapping[str, str] | None = None) -> str:
     """The note, else the awork task's name, else the type of work."""
-    for text in (
-        entry.note,
-        entry.task.name if entry.task else None,
-        entry.type_of_work.name if entry.type_of_work else None,
-    ):
+    for text in (entry.note, entry.task.name if entry.task else None, type_of_work_name(entry, types_of_work or {})):
         if text and text.strip():
             return text.strip()
     return ""
@@ -172,10 +179,10 @@ def draft_activity(entry: AworkTimeEntry, context: PushContext) -> ActivityDraft
         entry_id=entry.id,
         user_id=moco_user,
         moco_project_id=project.moco_id,
-        task_id=match_task(entry, project, context.moco_task_for_awork_task),
+        task_id=match_task(entry, project, context.moco_task_for_awork_task, context.types_of_work),
         date=day,
         seconds=max(0, entry.duration),
-        description=description(entry),
+        description=description(entry, context.types_of_work),
         billable=entry.is_billable,
         remote_url=f"{context.app_url.rstrip('/')}/projects/{entry.project_id}/times" if context.app_url else None,
     )
@@ -253,7 +260,7 @@ def plan_push(
     for entry_id in sorted(set(gone)):
         plan.checked_refs.append(entry_ref(entry_id))
         link = links.get(entry_id)
-        current = by_id.get(int(link.target_id)) if link else None
+        current = by_id.get(int(link.target_id)) if link else by_remote_id.get(remote_id(entry_id))
         if current is None:
             plan.forget.append(entry_id)  # gone on both sides
         else:

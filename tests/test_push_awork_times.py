@@ -99,6 +99,7 @@ def test_a_month_of_entries_lands_as_the_right_activities(sims, office):
         for d in (2, 9)
     ]
     late = add_entry(sims, office, start=at(date(2026, 11, 10), 23, 30), duration=1800)
+    after_midnight = add_entry(sims, office, start=at(date(2026, 11, 12), 0, 30), duration=1800)  # 23:30 UTC
     bens = add_entry(sims, office, user="ben", start=at(TODAY - timedelta(days=1), 10))
 
     summary = push_awork_times()
@@ -121,9 +122,10 @@ def test_a_month_of_entries_lands_as_the_right_activities(sims, office):
     unassigned_id = moco_task_id(sims, office, UNASSIGNED)  # created once for both
     assert [activity_of(sims, e)["task"]["id"] for e in unmatched] == [unassigned_id, unassigned_id]
     assert activity_of(sims, late)["date"] == "2026-11-10"  # 23:30 in Berlin is 22:30 UTC, same local day
+    assert activity_of(sims, after_midnight)["date"] == "2026-11-12"  # its UTC date is the 11th
     assert activity_of(sims, bens)["user"]["id"] == ben
     assert ben in {c["user_id"] for c in sims.moco.contracts(office["moco_project"]["id"])}
-    assert len(sims.moco.activities()) == 6
+    assert len(sims.moco.activities()) == 7
     bulk = [e for e in sims.moco.log.entries if e.route == "/activities/bulk" and e.status == 200]
     # created in bulk: one request per user and slice of days, each acting as that user
     assert len(bulk) < 6
@@ -245,6 +247,18 @@ def test_resync_after_the_store_was_wiped_creates_no_duplicate(sims, office, set
     assert sims.writes(*marks) == []  # found by remote_id and linked again
     assert summary.activities_linked == 7
     assert len(store(settings).links("activity")) == 7
+
+
+def test_resync_after_the_store_was_wiped_also_removes_activities_of_deleted_entries(sims, office, settings):
+    kept, deleted = (add_entry(sims, office, start=at(TODAY - timedelta(days=d), 9)) for d in (1, 2))
+    push_awork_times()
+    store(settings).delete_links("activity", store(settings).links("activity"))
+    sims.awork.delete_time_entry(deleted["id"])
+
+    summary = push_awork_times(start=TODAY - timedelta(days=7), end=TODAY)
+
+    assert summary.activities_deleted == 1
+    assert [a["remote_id"] for a in sims.moco.activities()] == [f"awork:{kept['id']}"]
 
 
 def test_resync_of_a_range_only_touches_that_range(sims, office):

@@ -253,3 +253,10 @@ def test_context_after_preparing_knows_the_new_staff_and_tasks():
     assert after.projects[AWORK_PROJECT].staffed == {500, 501}
     assert after.projects[AWORK_PROJECT].unassigned_task_id == 77
     assert not plan_push([entry(userId=BEN)], {}, [], [], after).staff
+
+
+def test_type_of_work_comes_from_the_workspace_list_when_the_entry_does_not_embed_it():
+    bare = entry(typeOfWork=None, typeOfWorkId="tow-dev", note=None)
+    project = context().projects[AWORK_PROJECT]
+    assert match_task(bare, project, {}, {"tow-dev": "Entwicklung"}) == 12
+    assert description(bare, {"tow-dev": "Entwicklung"}) == "Entwicklung"
