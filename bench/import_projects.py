@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+from bench.report import write_report  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from sandbox.awork import AworkSimulator  # noqa: E402
 from sandbox.core import ServedSimulator  # noqa: E402
@@ -28,7 +29,6 @@ from sandbox.moco import MocoSimulator  # noqa: E402
 
 MOCO_LIMIT = (1200, 120.0)  # the unlimited plan; the standard plan is 120 per 2 minutes
 AWORK_LIMITS = ((50, 1.0), (1000, 60.0))
-RESULTS = Path(__file__).parent / "results" / "import_projects.md"
 
 
 def seed(moco: MocoSimulator, awork: AworkSimulator, projects: int, tasks: int) -> None:
@@ -110,10 +110,7 @@ def main() -> None:
         ("no-op re-run: requests", f"{len(second)} ({sum(e.is_write for e in second)} writes)"),
         ("no-op re-run: wall time", f"{second_wall:.1f} s"),
     ]
-    table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
-    print(table)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(f"# bench/import_projects.py ({time.strftime('%Y-%m-%d')})\n\n{table}\n")
+    write_report("import_projects", rows)
 
 
 if __name__ == "__main__":
