@@ -14,6 +14,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from cli_upwork import app as upwork_app  # noqa: E402
 from flows.console import counts_table, print_issues  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
@@ -22,6 +23,7 @@ run_app = typer.Typer(help="Run a flow now, in this process (Prefect's local API
 db_app = typer.Typer(help="The store's schema.")
 app.add_typer(run_app, name="run")
 app.add_typer(db_app, name="db")
+app.add_typer(upwork_app, name="upwork")
 console = Console()
 
 

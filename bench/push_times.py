@@ -93,11 +93,12 @@ def point_at(moco_url: str, awork_url: str, workdir: Path) -> None:
 
 
 PUSH_IN_CHILD = """
-import json, resource
+import json, re
 from flows.push_awork_times import push_awork_times
 summary = push_awork_times()
-print(json.dumps({"created": summary.activities_created, "status": summary.status,
-                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM: this process image's peak RSS (ru_maxrss would include the parent's size from before exec)
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+print(json.dumps({"created": summary.activities_created, "status": summary.status, "peak_kib": peak}))
 """
 
 

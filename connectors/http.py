@@ -199,7 +199,9 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
         """Send a request with retries; return the successful response or raise a typed `ApiError`."""
         retrying = Retrying(
@@ -209,7 +211,7 @@ class ApiClient:
             sleep=self._retry.sleep,
             reraise=True,
         )
-        return retrying(self._send_once, method, url, params, json, headers)
+        return retrying(self._send_once, method, url, params, json, data, headers, auth)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode the JSON body."""
@@ -230,7 +232,9 @@ class ApiClient:
         url: str,
         params: Mapping[str, Any] | None,
         json: Any,
+        data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        auth: httpx.Auth | None,
     ) -> httpx.Response:
         if self._limiter:
             self._limiter.acquire()
@@ -239,7 +243,9 @@ class ApiClient:
             self.writes += method not in ("GET", "HEAD")
         safe_to_repeat = method in IDEMPOTENT_METHODS
         try:
-            response = self._http.request(method, url, params=params, json=json, headers=headers)
+            response = self._http.request(
+                method, url, params=params, json=json, data=data, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NetworkError(self.api, method, url, None, type(exc).__name__) from exc
         except httpx.TransportError as exc:  # sent, but no (complete) answer
@@ -328,6 +334,8 @@ def default_error_message(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:300] or response.reason_phrase
     if isinstance(body, dict):
+        if body.get("error") and body.get("error_description"):  # OAuth 2.0 error responses
+            return f"{body['error']}: {body['error_description']}"
         for key in ("message", "description", "errors", "error"):
             if body.get(key):
                 detail = body[key]

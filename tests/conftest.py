@@ -82,3 +82,36 @@ def settings(sims: Sims, tmp_path, monkeypatch) -> Iterator[Settings]:
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+UPWORK_CLIENT_ID = "upwork-test-client"
+UPWORK_CLIENT_SECRET = "upwork-test-secret"
+UPWORK_REDIRECT = "http://127.0.0.1:8765/callback"
+
+
+@pytest.fixture
+def upwork(settings, monkeypatch):
+    """An Upwork simulator (its documented 10 requests per second) and the settings pointing at it."""
+    from datetime import UTC, datetime
+
+    from sandbox.upwork import UpworkSimulator
+
+    simulator = UpworkSimulator(
+        client_id=UPWORK_CLIENT_ID, client_secret=UPWORK_CLIENT_SECRET, redirect_uris=(UPWORK_REDIRECT,)
+    )
+    simulator.seed_demo(datetime.now(UTC).date())
+    with ServedSimulator(simulator) as server:
+        base = server.url
+        for name, value in {
+            "UPWORK_GRAPHQL_URL": f"{base}/graphql",
+            "UPWORK_TOKEN_URL": f"{base}/api/v3/oauth2/token",
+            "UPWORK_AUTHORIZE_URL": f"{base}/ab/account-security/oauth2/authorize",
+            "UPWORK_CLIENT_ID": UPWORK_CLIENT_ID,
+            "UPWORK_CLIENT_SECRET": UPWORK_CLIENT_SECRET,
+            "UPWORK_REDIRECT_URI": UPWORK_REDIRECT,
+            "SECRET_KEY": "test-secret-key-for-token-encryption",
+        }.items():
+            monkeypatch.setenv(f"TIMEBRIDGE_{name}", value)
+        get_settings.cache_clear()
+        yield simulator
+    get_settings.cache_clear()

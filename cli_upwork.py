@@ -1,0 +1,318 @@
+"""`timebridge upwork …`: connect over OAuth, organisations, refresh, user and contract mappings, the plan."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Annotated
+from urllib.parse import parse_qs, urlparse
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.settings import get_settings
+from models.upwork_store import CONFIRMED, SUGGESTED, UpworkStore
+from tasks.upwork_rules import contract_sync_state
+
+app = typer.Typer(help="Upwork: connection, organisations, mappings and what will sync.", no_args_is_help=True)
+console = Console()
+OrgOption = Annotated[str | None, typer.Option("--org", help="Only this organisation (its Upwork organisation id).")]
+
+
+def store() -> UpworkStore:
+    from tasks.upwork_refresh import upwork_store
+
+    return upwork_store(get_settings())
+
+
+def table(title: str, *columns: str) -> Table:
+    result = Table(title=title)
+    for column in columns:
+        result.add_column(column)
+    return result
+
+
+@app.command()
+def connect(
+    redirect_url: Annotated[str | None, typer.Option(help="The URL Upwork redirected the browser to.")] = None,
+    code: Annotated[str | None, typer.Option(help="The authorization code from that URL.")] = None,
+    listen: Annotated[bool, typer.Option(help="Wait for the redirect on the loopback redirect URI.")] = False,
+) -> None:
+    """Connect timebridge to Upwork: open the printed URL, approve, then give the redirect URL (or the code),
+    or let `--listen` catch the redirect on the loopback redirect URI."""
+    from connectors.upwork import UpworkOAuth, upwork_http
+
+    settings = get_settings()
+    state = secrets.token_urlsafe(16)
+    oauth = UpworkOAuth(settings, upwork_http(settings))
+    console.print("Open this URL, sign in to Upwork and approve timebridge:")
+    console.print(oauth.authorize_url(state), soft_wrap=True, markup=False)
+    if listen:
+        redirect_url = wait_for_redirect(settings.upwork_redirect_uri)
+    if redirect_url:
+        query = parse_qs(urlparse(redirect_url).query)
+        if listen and query.get("state", [""])[0] != state:
+            raise typer.BadParameter("the redirect carries another state: start `connect` again")
+        code = query.get("code", [None])[0]
+    if not code:
+        code = typer.prompt("Paste the URL Upwork redirected to (or just its code)")
+        code = parse_qs(urlparse(code).query).get("code", [code])[0]
+    keeper = store()
+    keeper.save(oauth.exchange_code(code))
+    console.print("Connected. Run `timebridge upwork refresh` to read the organisations, contracts and freelancers.")
+
+
+def wait_for_redirect(redirect_uri: str, timeout: float = 300.0) -> str:
+    """Serve the loopback redirect URI until Upwork's redirect arrives; returns the full redirect URL."""
+    target = urlparse(redirect_uri)
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            received.append(f"{redirect_uri.split('?')[0]}?{urlparse(self.path).query}")
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"timebridge is connected to Upwork; you can close this window.")
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    with HTTPServer((target.hostname or "127.0.0.1", target.port or 80), Handler) as server:
+        server.timeout = timeout
+        server.handle_request()
+    if not received:
+        raise typer.BadParameter("no redirect arrived in time")
+    return received[0]
+
+
+@app.command()
+def disconnect() -> None:
+    """Stop syncing with Upwork: the tokens are forgotten; organisations, mappings and synced entries stay."""
+    store().disconnect()
+    console.print("Disconnected. Mappings and synced entries are kept; `timebridge upwork connect` resumes.")
+
+
+@app.command()
+def refresh() -> None:
+    """Read organisations, contracts, freelancers and rates from Upwork; suggest mappings."""
+    from flows.console import counts_table
+    from flows.refresh_upwork import refresh_upwork
+
+    summary = refresh_upwork()
+    console.print(counts_table(f"refresh-upwork: {summary.status}", summary.counts()))
+
+
+@app.command()
+def orgs(
+    select: Annotated[list[str] | None, typer.Option("--select", help="Sync this organisation.")] = None,
+    deselect: Annotated[list[str] | None, typer.Option("--deselect", help="Stop syncing it.")] = None,
+) -> None:
+    """The organisations: kind, freelancers, contracts, selection and refresh state."""
+    keeper = store()
+    for ids, selected in ((select or [], True), (deselect or [], False)):
+        for missing in keeper.select_organizations(ids, selected):
+            console.print(f"[yellow]no organisation {missing}; run `timebridge upwork refresh`[/]")
+    connection = keeper.connection()
+    console.print(f"connection: {connection.status if connection else 'not connected'}")
+    result = table("Upwork organisations", "id", "name", "kind", "selected", "freelancers", "contracts", "last refresh")
+    contracts = keeper.contracts()
+    for org in keeper.organizations():
+        own = [c for c in contracts if c.organization_id == org.id]
+        refreshed = f"{org.last_refresh_at:%Y-%m-%d %H:%M}" if org.last_refresh_at else "never"
+        result.add_row(
+            org.id,
+            org.name,
+            org.kind,
+            "yes" if org.selected else "no",
+            str(len({c.freelancer_id for c in own})),
+            str(len(own)),
+            refreshed,
+        )
+    console.print(result)
+
+
+@app.command()
+def users(org: OrgOption = None) -> None:
+    """Freelancers per organisation and the awork user their time goes to (suggested or confirmed)."""
+    keeper = store()
+    freelancers = keeper.freelancers()
+    result = table(
+        "freelancer mappings",
+        "org",
+        "freelancer id",
+        "Upwork name",
+        "e-mail",
+        "state",
+        "awork user",
+        "locked",
+        "sync",
+        "why",
+    )
+    for mapping in keeper.user_mappings(org):
+        person = freelancers.get(mapping.freelancer_id)
+        result.add_row(
+            mapping.organization_id,
+            mapping.freelancer_id,
+            person.name if person else "",
+            (person.email or "") if person else "",
+            mapping.state,
+            mapping.awork_user_id or "",
+            "yes" if mapping.locked else "",
+            "on" if mapping.sync_enabled else "off",
+            mapping.reason or "",
+        )
+    console.print(result)
+
+
+@app.command("map-user")
+def map_user(
+    freelancer_id: str,
+    org: Annotated[str, typer.Option("--org", help="The organisation the mapping belongs to.")],
+    awork_user: Annotated[str | None, typer.Option(help="Map to this awork user id (confirms and locks).")] = None,
+    confirm: Annotated[bool, typer.Option(help="Confirm (and lock) the suggested awork user.")] = False,
+    unlock: Annotated[bool, typer.Option(help="Unlock, so a refresh may suggest again.")] = False,
+    sync: Annotated[bool | None, typer.Option("--sync/--no-sync", help="Sync this freelancer's time or not.")] = None,
+) -> None:
+    """Map a freelancer of an organisation to an awork user: confirm the suggestion or name the user."""
+    keeper = store()
+    mapping = keeper.user_mapping(org, freelancer_id)
+    if mapping is None:
+        raise typer.BadParameter(f"no freelancer {freelancer_id} in organisation {org}; see `timebridge upwork users`")
+    if awork_user:
+        mapping.awork_user_id, mapping.state, mapping.locked, mapping.reason = (
+            awork_user,
+            CONFIRMED,
+            True,
+            "set by hand",
+        )
+    elif confirm:
+        if not mapping.awork_user_id:
+            raise typer.BadParameter("there is no suggestion to confirm; name the user with --awork-user")
+        mapping.state, mapping.locked = CONFIRMED, True
+    if unlock:
+        mapping.locked, mapping.state = False, SUGGESTED if mapping.awork_user_id else mapping.state
+    if sync is not None:
+        mapping.sync_enabled = sync
+    keeper.save_user_mapping(mapping)
+    console.print(
+        f"{freelancer_id} in {org}: {mapping.state} -> {mapping.awork_user_id or 'nobody'}"
+        f"{' (locked)' if mapping.locked else ''}, sync {'on' if mapping.sync_enabled else 'off'}"
+    )
+
+
+@app.command()
+def contracts(org: OrgOption = None) -> None:
+    """Contracts with their awork project, rates and whether they sync."""
+    keeper = store()
+    mappings = keeper.contract_mappings()
+    freelancers = keeper.freelancers()
+    result = table(
+        "contracts",
+        "id",
+        "org",
+        "title",
+        "kind",
+        "status",
+        "client",
+        "freelancer",
+        "awork project",
+        "pay rate",
+        "bill rate",
+        "sync",
+    )
+    for contract in keeper.contracts(org):
+        mapping = mappings.get(contract.id)
+        syncs, why = sync_state(keeper, contract, mapping)
+        person = freelancers.get(contract.freelancer_id)
+        result.add_row(
+            contract.id,
+            contract.organization_id,
+            contract.title,
+            contract.kind,
+            contract.status,
+            contract.client_name or "",
+            person.name if person else "",
+            (mapping.awork_project_id or "") if mapping else "",
+            money(mapping.pay_rate if mapping else None),
+            money(mapping.bill_rate if mapping else None),
+            "yes" if syncs else why,
+        )
+    console.print(result)
+
+
+@app.command("map-contract")
+def map_contract(
+    contract_id: str,
+    org: Annotated[str, typer.Option("--org", help="The organisation whose mapping this is.")],
+    project: Annotated[str | None, typer.Option(help="awork project id (selecting one enables the contract).")] = None,
+    task: Annotated[str | None, typer.Option(help="awork task id (optional).")] = None,
+    type_of_work: Annotated[str | None, typer.Option(help="awork type of work id (optional).")] = None,
+    pay_rate: Annotated[Decimal | None, typer.Option(help="What the freelancer costs per hour.")] = None,
+    bill_rate: Annotated[Decimal | None, typer.Option(help="What the client is billed per hour.")] = None,
+    enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Sync this contract or not.")] = None,
+) -> None:
+    """Set where a contract's time goes in awork, at which rates, and whether it syncs."""
+    keeper = store()
+    mapping = keeper.contract_mappings().get((org, contract_id))
+    if mapping is None:
+        raise typer.BadParameter(f"no contract {contract_id} in organisation {org}; see `timebridge upwork contracts`")
+    if project:
+        mapping.awork_project_id, mapping.enabled = project, True
+    for field, value in (
+        ("awork_task_id", task),
+        ("awork_type_of_work_id", type_of_work),
+        ("pay_rate", pay_rate),
+        ("bill_rate", bill_rate),
+        ("enabled", enable),
+    ):
+        if value is not None:
+            setattr(mapping, field, value)
+    keeper.save_contract_mapping(mapping)
+    console.print(
+        f"{contract_id}: project {mapping.awork_project_id or '-'}, pay {money(mapping.pay_rate)}, "
+        f"bill {money(mapping.bill_rate)}, {'enabled' if mapping.enabled else 'disabled'}"
+    )
+
+
+@app.command()
+def plan() -> None:
+    """The review step: per selected organisation, which contracts will sync, to where, at which rates."""
+    keeper = store()
+    mappings = keeper.contract_mappings()
+    freelancers = keeper.freelancers()
+    for org in keeper.organizations():
+        if not org.selected:
+            continue
+        result = table(
+            f"{org.name} ({org.kind})", "contract", "freelancer", "awork project", "pay rate", "bill rate", "will sync"
+        )
+        for contract in keeper.contracts(org.id):
+            mapping = mappings.get(contract.id)
+            syncs, why = sync_state(keeper, contract, mapping)
+            person = freelancers.get(contract.freelancer_id)
+            result.add_row(
+                contract.title,
+                person.name if person else "",
+                (mapping.awork_project_id or "") if mapping else "",
+                money(mapping.pay_rate if mapping else None),
+                money(mapping.bill_rate if mapping else None),
+                "yes" if syncs else f"no: {why}",
+            )
+        console.print(result)
+
+
+def sync_state(keeper: UpworkStore, contract, mapping) -> tuple[bool, str]:  # noqa: ANN001 - store records
+    user = keeper.user_mapping(contract.organization_id, contract.freelancer_id)
+    return contract_sync_state(
+        contract.kind,
+        bool(mapping and mapping.enabled),
+        mapping.awork_project_id if mapping else None,
+        user.state if user else None,
+        bool(user and user.sync_enabled),
+    )
+
+
+def money(value: Decimal | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"

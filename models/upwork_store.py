@@ -1,0 +1,311 @@
+"""The store's Upwork tables: connection (encrypted tokens), organisations, freelancers, contracts, rate history,
+user and contract mappings. The schema comes from migration 0003."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Numeric, UniqueConstraint
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, select
+
+from connectors.upwork import TokenSet
+from models.secrets import SecretKeyError, TokenCipher
+from models.store import utcnow
+
+CONNECTED, NEEDS_REAUTHORIZATION, DISCONNECTED = "connected", "needs re-authorization", "disconnected"
+SUGGESTED, CONFIRMED, UNMAPPED = "suggested", "confirmed", "unmapped"
+
+
+class UpworkConnection(SQLModel, table=True):
+    """The Upwork login timebridge acts as; tokens are stored encrypted (`models.secrets`)."""
+
+    __tablename__ = "upwork_connections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = CONNECTED
+    user_id: str | None = None
+    user_name: str | None = None
+    access_token: str | None = None  # encrypted
+    refresh_token: str | None = None  # encrypted
+    access_expires_at: datetime | None = None
+    connected_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UpworkOrganization(SQLModel, table=True):
+    __tablename__ = "upwork_organizations"
+
+    id: str = Field(primary_key=True)
+    name: str
+    kind: str  # agency, client, freelancer
+    selected: bool = False
+    last_refresh_at: datetime | None = None
+    last_sync_at: datetime | None = None
+
+
+class UpworkFreelancer(SQLModel, table=True):
+    __tablename__ = "upwork_freelancers"
+
+    id: str = Field(primary_key=True)
+    name: str  # as Upwork shows it: "John S."
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+
+
+class UpworkContract(SQLModel, table=True):
+    """A contract as one organisation sees it (agency and client of the same contract each have their own)."""
+
+    __tablename__ = "upwork_contracts"
+
+    organization_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    freelancer_id: str
+    title: str
+    kind: str  # hourly, fixed
+    status: str
+    client_name: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    currency: str | None = None
+
+
+class UpworkRate(SQLModel, table=True):
+    """One hourly term of a contract: the rate from `start_date` (to `end_date`, inclusive)."""
+
+    __tablename__ = "upwork_rates"
+    __table_args__ = (UniqueConstraint("contract_id", "start_date", name="uq_upwork_rates_contract_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(index=True)
+    hourly_rate: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    currency: str
+    start_date: date
+    end_date: date | None = None
+
+
+class UpworkUserMapping(SQLModel, table=True):
+    """A freelancer of an organisation and the awork user their time goes to."""
+
+    __tablename__ = "upwork_user_mappings"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "freelancer_id", name="uq_upwork_user_mappings_org_freelancer"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: str
+    freelancer_id: str
+    awork_user_id: str | None = None
+    state: str = UNMAPPED  # unmapped, suggested, confirmed
+    reason: str | None = None  # why it was suggested
+    locked: bool = False  # confirmed mappings are locked until explicitly unlocked
+    sync_enabled: bool = True
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UpworkContractMapping(SQLModel, table=True):
+    """A contract and where its time goes in awork, at which pay and bill rate."""
+
+    __tablename__ = "upwork_contract_mappings"
+
+    organization_id: str = Field(primary_key=True)
+    contract_id: str = Field(primary_key=True)
+    awork_project_id: str | None = None
+    awork_task_id: str | None = None
+    awork_type_of_work_id: str | None = None
+    pay_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    bill_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    enabled: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UpworkStore:
+    """Reads and writes of the Upwork tables; tokens go through the cipher (never stored in plain text)."""
+
+    def __init__(self, engine: Engine, cipher: TokenCipher | None) -> None:
+        self.engine = engine
+        self._cipher = cipher
+
+    # connection and tokens ------------------------------------------------------------------------------------
+    def connection(self) -> UpworkConnection | None:
+        with Session(self.engine) as session:
+            return session.exec(select(UpworkConnection).order_by(UpworkConnection.id)).first()  # type: ignore[arg-type]
+
+    def load(self) -> TokenSet | None:
+        """The current tokens (TokenKeeper), or None when not connected."""
+        connection = self.connection()
+        if connection is None or connection.status != CONNECTED or not connection.refresh_token:
+            return None
+        cipher = self._require_cipher()
+        return TokenSet(
+            access_token=cipher.decrypt(connection.access_token or ""),
+            refresh_token=cipher.decrypt(connection.refresh_token),
+            expires_at=_aware(connection.access_expires_at),
+        )
+
+    def save(self, tokens: TokenSet, user_id: str | None = None, user_name: str | None = None) -> None:
+        """Store new (rotated) tokens in one transaction: the connection is usable again."""
+        cipher = self._require_cipher()
+        with Session(self.engine) as session:
+            row = session.exec(select(UpworkConnection)).first() or UpworkConnection(connected_at=utcnow())
+            if row.status != CONNECTED:
+                row.connected_at = utcnow()
+            row.status = CONNECTED
+            row.access_token = cipher.encrypt(tokens.access_token)
+            row.refresh_token = cipher.encrypt(tokens.refresh_token)
+            row.access_expires_at = tokens.expires_at
+            row.user_id = user_id or row.user_id
+            row.user_name = user_name or row.user_name
+            row.updated_at = utcnow()
+            session.add(row)
+            session.commit()
+
+    def needs_reauthorization(self, reason: str) -> None:
+        """The refresh token was refused: keep everything, but mark the connection (TokenKeeper)."""
+        self._set_status(NEEDS_REAUTHORIZATION)
+
+    def disconnect(self) -> None:
+        """Stop syncing: forget the tokens; organisations, contracts, mappings and synced entries stay."""
+        self._set_status(DISCONNECTED)
+
+    def _set_status(self, status: str) -> None:
+        with Session(self.engine) as session:
+            row = session.exec(select(UpworkConnection)).first()
+            if row is None:
+                return
+            row.status = status
+            if status == DISCONNECTED:
+                row.access_token = row.refresh_token = None
+            row.updated_at = utcnow()
+            session.add(row)
+            session.commit()
+
+    def _require_cipher(self) -> TokenCipher:
+        if self._cipher is None:
+            raise SecretKeyError("set TIMEBRIDGE_SECRET_KEY (any long random string) to store Upwork tokens encrypted")
+        return self._cipher
+
+    # organisations, contracts, freelancers, rates -------------------------------------------------------------
+    def organizations(self) -> list[UpworkOrganization]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(UpworkOrganization).order_by(UpworkOrganization.name)))
+
+    def save_organizations(self, found: Sequence[UpworkOrganization]) -> None:
+        """Insert new organisations (selected by default) and refresh names and kinds; selection stays."""
+        with Session(self.engine) as session:
+            for organization in found:
+                row = session.get(UpworkOrganization, organization.id)
+                if row is None:
+                    row = UpworkOrganization(
+                        id=organization.id, name=organization.name, kind=organization.kind, selected=True
+                    )
+                row.name, row.kind = organization.name, organization.kind
+                session.add(row)
+            session.commit()
+
+    def select_organizations(self, ids: Sequence[str], selected: bool) -> list[str]:
+        """(De)select organisations for sync; returns the ids not found."""
+        missing = []
+        with Session(self.engine) as session:
+            for organization_id in ids:
+                row = session.get(UpworkOrganization, organization_id)
+                if row is None:
+                    missing.append(organization_id)
+                    continue
+                row.selected = selected
+                session.add(row)
+            session.commit()
+        return missing
+
+    def mark_refreshed(self, organization_id: str) -> None:
+        with Session(self.engine) as session:
+            row = session.get(UpworkOrganization, organization_id)
+            if row:
+                row.last_refresh_at = utcnow()
+                session.add(row)
+                session.commit()
+
+    def save_contracts(
+        self,
+        contracts: Sequence[UpworkContract],
+        freelancers: Sequence[UpworkFreelancer],
+        rates: Sequence[UpworkRate],
+    ) -> None:
+        """Upsert contracts, freelancers and rate history (by contract and start date), in one transaction."""
+        with Session(self.engine) as session:
+            for record in [*contracts, *freelancers]:
+                session.merge(record)
+            for rate in rates:
+                existing = session.exec(
+                    select(UpworkRate).where(
+                        UpworkRate.contract_id == rate.contract_id, UpworkRate.start_date == rate.start_date
+                    )
+                ).first()
+                row = existing or UpworkRate(
+                    contract_id=rate.contract_id,
+                    start_date=rate.start_date,
+                    hourly_rate=rate.hourly_rate,
+                    currency=rate.currency,
+                )
+                row.hourly_rate, row.currency, row.end_date = rate.hourly_rate, rate.currency, rate.end_date
+                session.add(row)
+            session.commit()
+
+    def contracts(self, organization_id: str | None = None) -> list[UpworkContract]:
+        query = select(UpworkContract).order_by(UpworkContract.organization_id, UpworkContract.title)
+        if organization_id:
+            query = query.where(UpworkContract.organization_id == organization_id)
+        with Session(self.engine) as session:
+            return list(session.exec(query))
+
+    def freelancers(self) -> dict[str, UpworkFreelancer]:
+        with Session(self.engine) as session:
+            return {f.id: f for f in session.exec(select(UpworkFreelancer))}
+
+    def rates(self, contract_id: str) -> list[UpworkRate]:
+        with Session(self.engine) as session:
+            query = select(UpworkRate).where(UpworkRate.contract_id == contract_id).order_by(UpworkRate.start_date)
+            return list(session.exec(query))
+
+    # mappings ----------------------------------------------------------------------------------------------------
+    def user_mappings(self, organization_id: str | None = None) -> list[UpworkUserMapping]:
+        query = select(UpworkUserMapping).order_by(UpworkUserMapping.organization_id, UpworkUserMapping.freelancer_id)
+        if organization_id:
+            query = query.where(UpworkUserMapping.organization_id == organization_id)
+        with Session(self.engine) as session:
+            return list(session.exec(query))
+
+    def user_mapping(self, organization_id: str, freelancer_id: str) -> UpworkUserMapping | None:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(UpworkUserMapping).where(
+                    UpworkUserMapping.organization_id == organization_id,
+                    UpworkUserMapping.freelancer_id == freelancer_id,
+                )
+            ).first()
+
+    def save_user_mapping(self, mapping: UpworkUserMapping) -> None:
+        mapping.updated_at = utcnow()
+        with Session(self.engine) as session:
+            session.merge(mapping)
+            session.commit()
+
+    def contract_mappings(self) -> dict[tuple[str, str], UpworkContractMapping]:
+        """Contract mappings by (organisation, contract)."""
+        with Session(self.engine) as session:
+            return {(m.organization_id, m.contract_id): m for m in session.exec(select(UpworkContractMapping))}
+
+    def save_contract_mapping(self, mapping: UpworkContractMapping) -> None:
+        mapping.updated_at = utcnow()
+        with Session(self.engine) as session:
+            session.merge(mapping)
+            session.commit()
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.fromtimestamp(0, UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

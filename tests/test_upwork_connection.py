@@ -1,0 +1,224 @@
+"""Upwork: connecting over OAuth, refreshing organisations, contracts, freelancers and rates, and the mappings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from cli import app
+from cli_upwork import sync_state
+from connectors.upwork import MalformedResponseError, UpworkScopeError
+from flows.refresh_upwork import refresh_upwork
+from models.settings import get_settings
+from models.upwork_store import CONFIRMED, CONNECTED, NEEDS_REAUTHORIZATION, SUGGESTED
+from tasks.upwork_refresh import upwork_client, upwork_store
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+runner = CliRunner()
+
+
+def connect(upwork) -> None:
+    """The browser part of the OAuth dance (approve, get redirected), then `timebridge upwork connect`."""
+    settings = get_settings()
+    query = urlencode(
+        {"response_type": "code", "client_id": settings.upwork_client_id, "redirect_uri": settings.upwork_redirect_uri}
+    )
+    redirect = httpx.get(f"{settings.upwork_authorize_url}?{query}", follow_redirects=False).headers["location"]
+    result = runner.invoke(app, ["upwork", "connect", "--redirect-url", redirect])
+    assert result.exit_code == 0, result.output
+    assert "oauth2/authorize?response_type=code" in result.output and "Connected" in result.output
+
+
+@pytest.fixture
+def awork_people(sims) -> dict[str, dict]:
+    """awork users for the Upwork freelancers: Jörg with another e-mail spelling, John Smith (Upwork has no
+    e-mail for him), Anna twice (so no guess)."""
+    return {
+        "joerg": sims.awork.add_user("Joerg", "Mueller", "j.mueller@pixelwerk.example"),
+        "john": sims.awork.add_user("John", "Smith", "john@pixelwerk.example"),
+        "anna": sims.awork.add_user("Anna", "Schmidt", "anna.schmidt@pixelwerk.example"),
+        "anna2": sims.awork.add_user("Anna", "Schulze", None),
+        "jana": sims.awork.add_user("Jana", "Novak", "jana@novak.example"),
+    }
+
+
+def org_id(upwork, name: str) -> str:
+    return next(o["id"] for o in upwork.organizations() if o["name"] == name)
+
+
+def freelancer_id(upwork, first: str) -> str:
+    return next(f["id"] for f in upwork.freelancers() if f["firstName"] == first)
+
+
+def test_connect_refresh_rotate_revoke_and_reauthorize(upwork, awork_people, settings):
+    connect(upwork)
+    store = upwork_store(get_settings())
+    first = store.load()
+    with store.engine.connect() as raw:  # tokens are encrypted at rest
+        row = raw.execute(text("select access_token, refresh_token from upwork_connections")).one()
+    assert first.refresh_token.get_secret_value() not in " ".join(row)
+
+    refresh_upwork()
+    mappings_before = len(store.user_mappings())
+    assert mappings_before > 0
+
+    upwork.advance(25 * 3600)  # the access token expired at Upwork
+    refresh_upwork()
+    rotated = store.load()
+    assert rotated.refresh_token.get_secret_value() != first.refresh_token.get_secret_value()
+    assert store.connection().status == CONNECTED
+
+    upwork.revoke_refresh_tokens()
+    upwork.advance(25 * 3600)
+    with pytest.raises(Exception, match="expired or revoked"):
+        refresh_upwork()
+    assert store.connection().status == NEEDS_REAUTHORIZATION
+    assert len(store.user_mappings()) == mappings_before  # nothing lost
+
+    connect(upwork)
+    assert store.connection().status == CONNECTED
+    assert refresh_upwork().status == "completed"
+
+
+def test_three_organisations_each_with_own_mappings_and_refresh_state(upwork, awork_people):
+    connect(upwork)
+    refresh_upwork()
+    store = upwork_store(get_settings())
+    kinds = {o.name: o.kind for o in store.organizations()}
+    assert kinds == {
+        "Pixelwerk Agency": "agency",
+        "Nordlicht Client Org": "client",
+        "Jana Novak (Freelancer)": "freelancer",
+    }
+    agency, client = org_id(upwork, "Pixelwerk Agency"), org_id(upwork, "Nordlicht Client Org")
+    assert {m.freelancer_id for m in store.user_mappings(agency)} >= {
+        freelancer_id(upwork, "Jörg"),
+        freelancer_id(upwork, "John"),
+    }
+    assert {c.organization_id for c in store.contracts()} == {o.id for o in store.organizations()}
+    refreshed = {o.id: o.last_refresh_at for o in store.organizations()}
+
+    refresh_upwork(organization_ids=[client])
+
+    after = {o.id: o.last_refresh_at for o in store.organizations()}
+    assert after[client] > refreshed[client] and after[agency] == refreshed[agency]
+
+
+def test_suggestions_wait_for_confirmation_and_locked_mappings_survive(upwork, awork_people):
+    connect(upwork)
+    refresh_upwork()
+    store = upwork_store(get_settings())
+    agency = org_id(upwork, "Pixelwerk Agency")
+    john = store.user_mapping(agency, freelancer_id(upwork, "John"))
+    assert (john.state, john.awork_user_id) == (SUGGESTED, awork_people["john"]["id"])  # "John S." ~ John Smith
+    anna = store.user_mapping(agency, freelancer_id(upwork, "Anna"))
+    assert anna.awork_user_id == awork_people["anna"]["id"]  # same e-mail beats the two Annas
+    assert all(m.state != CONFIRMED for m in store.user_mappings())  # nothing applied unconfirmed
+
+    joerg_id = freelancer_id(upwork, "Jörg")
+    result = runner.invoke(
+        app, ["upwork", "map-user", joerg_id, "--org", agency, "--awork-user", awork_people["jana"]["id"]]
+    )
+    assert result.exit_code == 0, result.output
+    refresh_upwork()
+    kept = store.user_mapping(agency, joerg_id)
+    assert (kept.state, kept.locked, kept.awork_user_id) == (CONFIRMED, True, awork_people["jana"]["id"])
+
+    runner.invoke(app, ["upwork", "map-user", joerg_id, "--org", agency, "--unlock"])
+    refresh_upwork()
+    assert store.user_mapping(agency, joerg_id).awork_user_id == awork_people["joerg"]["id"]  # suggested again
+
+
+def test_refresh_follows_new_contracts_freelancers_status_and_rates_keeping_mappings(upwork, awork_people, sims):
+    connect(upwork)
+    refresh_upwork()
+    store = upwork_store(get_settings())
+    agency, client = org_id(upwork, "Pixelwerk Agency"), org_id(upwork, "Nordlicht Client Org")
+    relaunch = next(c for c in upwork.contracts() if c["title"].startswith("Website Relaunch"))
+    project = sims.awork.add_project("Relaunch", project_key="REL")
+    mapped = runner.invoke(
+        app, ["upwork", "map-contract", relaunch["id"], "--org", agency, "--project", project["id"], "--pay-rate", "30"]
+    )
+    assert mapped.exit_code == 0, mapped.output
+    joerg = freelancer_id(upwork, "Jörg")
+    runner.invoke(app, ["upwork", "map-user", joerg, "--org", agency, "--confirm"])
+    newcomer = upwork.add_freelancer("Lena", "Fischer", "lena@pixelwerk.example")
+    today = upwork.today()
+    upwork.add_contract(
+        vendor_org=agency, client_org=client, freelancer=newcomer["id"], title="SEO", hourly_rate=40.0, start=today
+    )
+    second = upwork.add_contract(
+        vendor_org=agency, client_org=client, freelancer=joerg, title="Relaunch Phase 2", hourly_rate=55.0, start=today
+    )
+    upwork.change_rate(relaunch["id"], 58.0, today)
+    landing = next(c for c in upwork.contracts() if c["title"] == "Onlineshop Wartung")
+    upwork.set_status(landing["id"], "PAUSED")
+
+    refresh_upwork()
+
+    contracts = {c.id: c for c in store.contracts(agency)}
+    assert {"SEO", "Relaunch Phase 2"} <= {c.title for c in contracts.values()}
+    assert contracts[landing["id"]].status == "PAUSED"
+    assert [r.hourly_rate for r in store.rates(relaunch["id"])][-1] == Decimal("58.00")
+    mapping = store.contract_mappings()[(agency, relaunch["id"])]
+    assert (mapping.awork_project_id, mapping.pay_rate, mapping.enabled) == (project["id"], Decimal("30.00"), True)
+    assert store.contract_mappings()[(agency, second["id"])].bill_rate == Decimal(
+        "55.00"
+    )  # an agency bills the Upwork rate
+    assert store.user_mapping(agency, joerg).state == CONFIRMED  # the new contract inherits Jörg's mapping
+    assert store.user_mapping(agency, newcomer["id"]) is not None
+    states = {
+        c.title: sync_state(store, c, store.contract_mappings().get((agency, c.id)))[0] for c in contracts.values()
+    }
+    assert states["Website Relaunch – Frontend"] is True and states["SEO"] is False
+    plan = runner.invoke(app, ["upwork", "plan"])
+    assert plan.exit_code == 0 and "Pixelwerk Agency (agency)" in plan.output
+
+
+def test_client_organisation_prefills_the_pay_rate(upwork, awork_people):
+    connect(upwork)
+    refresh_upwork()
+    store = upwork_store(get_settings())
+    client = org_id(upwork, "Nordlicht Client Org")
+    mapping = next(store.contract_mappings()[(client, c.id)] for c in store.contracts(client) if c.kind == "hourly")
+    assert mapping.pay_rate is not None and mapping.bill_rate is None
+
+
+def test_missing_scope_is_a_clear_error_and_not_retried(upwork):
+    connect(upwork)
+    upwork.set_scopes({"pub-commons:read:all"})
+    store = upwork_store(get_settings())
+    mark = upwork.log.mark()
+    with upwork_client(get_settings(), store) as client, pytest.raises(UpworkScopeError, match="permissions/scopes"):
+        list(client.time_report(org_id(upwork, "Pixelwerk Agency"), upwork.today() - timedelta(days=7), upwork.today()))
+    assert len([e for e in upwork.log.since(mark) if e.path == "/graphql"]) == 1
+
+
+def test_malformed_answer_and_429_burst(upwork):
+    connect(upwork)
+    store = upwork_store(get_settings())
+    upwork.faults.corrupt_next(lambda body: {"data": None}, route="/graphql", method="POST")
+    with upwork_client(get_settings(), store) as client, pytest.raises(MalformedResponseError):
+        client.organizations()
+    upwork.faults.fail_next(3, 429)
+    with upwork_client(get_settings(), store) as client:
+        assert len(client.organizations()) == 3
+
+
+def test_disconnect_keeps_mappings_and_refresh_then_needs_a_connection(upwork, awork_people):
+    connect(upwork)
+    refresh_upwork()
+    store = upwork_store(get_settings())
+    mappings = len(store.user_mappings())
+    assert runner.invoke(app, ["upwork", "disconnect"]).exit_code == 0
+    assert len(store.user_mappings()) == mappings and store.load() is None
+    with pytest.raises(Exception, match="not connected"):
+        refresh_upwork()
+    orgs = runner.invoke(app, ["upwork", "orgs"])
+    assert "connection: disconnected" in orgs.output and "agency" in orgs.output and "client" in orgs.output
