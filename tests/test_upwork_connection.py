@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -12,7 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cli import app
-from cli_upwork import sync_state
+from cli_upwork import sync_state, wait_for_redirect
 from connectors.upwork import MalformedResponseError, UpworkScopeError
 from flows.refresh_upwork import refresh_upwork
 from models.settings import get_settings
@@ -222,3 +224,33 @@ def test_disconnect_keeps_mappings_and_refresh_then_needs_a_connection(upwork, a
         refresh_upwork()
     orgs = runner.invoke(app, ["upwork", "orgs"])
     assert "connection: disconnected" in orgs.output and "agency" in orgs.output and "client" in orgs.output
+
+
+def test_a_token_about_to_expire_is_refreshed_before_the_call(upwork):
+    connect(upwork)
+    store = upwork_store(get_settings())
+    tokens = store.load()
+    store.save(tokens.model_copy(update={"expires_at": datetime.now(UTC) + timedelta(minutes=1)}))
+    mark = upwork.log.mark()
+    with upwork_client(get_settings(), store) as client:
+        client.organizations()
+    assert [(e.path, e.status) for e in upwork.log.since(mark)] == [("/api/v3/oauth2/token", 200), ("/graphql", 200)]
+    assert store.load().refresh_token.get_secret_value() != tokens.refresh_token.get_secret_value()
+
+
+def test_connect_can_catch_the_redirect_on_the_loopback_uri(upwork):
+    settings = get_settings()
+    query = urlencode(
+        {"response_type": "code", "client_id": settings.upwork_client_id, "redirect_uri": settings.upwork_redirect_uri}
+    )
+    with ThreadPoolExecutor(1) as pool:
+        caught = pool.submit(wait_for_redirect, settings.upwork_redirect_uri, 10.0)
+        for _ in range(100):  # the browser: follow the authorize redirect to the loopback listener, once it listens
+            try:
+                page = httpx.get(f"{settings.upwork_authorize_url}?{query}&state=s1", follow_redirects=True)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.05)
+        redirect = caught.result(timeout=10)
+    assert "connected to Upwork" in page.text
+    assert "code=" in redirect and "state=s1" in redirect
