@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry (and no network here)
 
@@ -15,7 +14,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from cli_upwork import app as upwork_app  # noqa: E402
-from flows.console import counts_table, print_issues  # noqa: E402
+from flows.console import counts_table, run_flow  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
 app = typer.Typer(help="Keeps projects and hours consistent across MOCO, awork and Upwork.", no_args_is_help=True)
@@ -31,24 +30,12 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothi
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="A local date, YYYY-MM-DD.")]
 
 
-def run_flow(name: str, call: Callable[[], Any], dry_run: bool, title: Callable[[Any], str] | None = None) -> None:
-    """Run a flow in this process, print its summary and issues; exit 1 (saying why) when the run failed."""
-    try:
-        summary = call()
-    except Exception as error:  # the run is recorded as failed in the store and in Prefect
-        console.print(f"[red]{name} failed:[/] {error}")
-        raise typer.Exit(1) from error
-    counts = summary.planned if dry_run else summary.counts()
-    console.print(counts_table(title(summary) if title else f"{name}: {summary.status}", counts))
-    print_issues(console, summary.issues)
-
-
 @run_app.command("import-moco-projects")
 def run_import_moco_projects(dry_run: DryRun = False) -> None:
     """MOCO projects flagged for sync become awork projects (customer, template, task list MOCO, tasks)."""
     from flows.import_moco_projects import import_moco_projects
 
-    run_flow("import-moco-projects", lambda: import_moco_projects(dry_run=dry_run), dry_run)
+    run_flow(console, "import-moco-projects", lambda: import_moco_projects(dry_run=dry_run), dry_run)
 
 
 @run_app.command("push-awork-times")
@@ -57,6 +44,7 @@ def run_push_awork_times(start: Day = None, end: Day = None, dry_run: DryRun = F
     from flows.push_awork_times import push_awork_times
 
     run_flow(
+        console,
         "push-awork-times",
         lambda: push_awork_times(start=start and start.date(), end=end and end.date(), dry_run=dry_run),
         dry_run,

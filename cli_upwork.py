@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.settings import get_settings
-from models.upwork_store import CONFIRMED, SUGGESTED, UpworkStore
+from models.upwork_store import CONFIRMED, SUGGESTED, UpworkContract, UpworkContractMapping, UpworkStore
 from tasks.upwork_rules import contract_sync_state
 
 app = typer.Typer(help="Upwork: connection, organisations, mappings and what will sync.", no_args_is_help=True)
@@ -97,11 +97,10 @@ def disconnect() -> None:
 @app.command()
 def refresh() -> None:
     """Read organisations, contracts, freelancers and rates from Upwork; suggest mappings."""
-    from flows.console import counts_table
+    from flows.console import run_flow
     from flows.refresh_upwork import refresh_upwork
 
-    summary = refresh_upwork()
-    console.print(counts_table(f"refresh-upwork: {summary.status}", summary.counts()))
+    run_flow(console, "refresh-upwork", refresh_upwork)
 
 
 @app.command()
@@ -303,7 +302,10 @@ def plan() -> None:
         console.print(result)
 
 
-def sync_state(keeper: UpworkStore, contract, mapping) -> tuple[bool, str]:  # noqa: ANN001 - store records
+def sync_state(
+    keeper: UpworkStore, contract: UpworkContract, mapping: UpworkContractMapping | None
+) -> tuple[bool, str]:
+    """Whether a contract's time will sync, and if not, why."""
     user = keeper.user_mapping(contract.organization_id, contract.freelancer_id)
     return contract_sync_state(
         contract.kind,

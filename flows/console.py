@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -23,3 +25,21 @@ def counts_table(title: str, counts: Mapping[str, object]) -> Table:
 def print_issues(console: Console, issues: Sequence[IssueDraft]) -> None:
     for issue in issues:
         console.print(f"  [yellow]sync issue[/] {issue.kind}: {issue.message}")
+
+
+def run_flow(
+    console: Console,
+    name: str,
+    call: Callable[[], Any],
+    dry_run: bool = False,
+    title: Callable[[Any], str] | None = None,
+) -> None:
+    """Run a flow in this process, print its summary and issues; exit 1 (saying why) when the run failed."""
+    try:
+        summary = call()
+    except Exception as error:  # the run is recorded as failed in the store and in Prefect
+        console.print(f"[red]{name} failed:[/] {error}")
+        raise typer.Exit(1) from error
+    counts = summary.planned if dry_run else summary.counts()
+    console.print(counts_table(title(summary) if title else f"{name}: {summary.status}", counts))
+    print_issues(console, summary.issues)

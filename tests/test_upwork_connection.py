@@ -222,6 +222,8 @@ def test_disconnect_keeps_mappings_and_refresh_then_needs_a_connection(upwork, a
     assert len(store.user_mappings()) == mappings and store.load() is None
     with pytest.raises(Exception, match="not connected"):
         refresh_upwork()
+    refused = runner.invoke(app, ["upwork", "refresh"])
+    assert refused.exit_code == 1 and "run `timebridge upwork connect`" in " ".join(refused.output.split())
     orgs = runner.invoke(app, ["upwork", "orgs"])
     assert "connection: disconnected" in orgs.output and "agency" in orgs.output and "client" in orgs.output
 
