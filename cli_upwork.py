@@ -59,9 +59,17 @@ def connect(
     if not code:
         code = typer.prompt("Paste the URL Upwork redirected to (or just its code)")
         code = parse_qs(urlparse(code).query).get("code", [code])[0]
+    from connectors.upwork import UpworkClient
+
     keeper = store()
     keeper.save(oauth.exchange_code(code))
-    console.print("Connected. Run `timebridge upwork refresh` to read the organisations, contracts and freelancers.")
+    with UpworkClient.from_settings(settings, tokens=keeper) as upwork:
+        user = upwork.current_user()
+    keeper.save(keeper.load(), user_id=user.id, user_name=user.name)  # type: ignore[arg-type]
+    console.print(
+        f"Connected as {user.name}. Run `timebridge upwork refresh` to read the organisations, contracts "
+        "and freelancers."
+    )
 
 
 def wait_for_redirect(redirect_uri: str, timeout: float = 300.0) -> str:

@@ -178,6 +178,15 @@ class TimeReportRow(UpworkModel):
     freelancer: UpworkPerson | None = None
 
 
+class DiaryCell(UpworkModel):
+    """A 10-minute work diary cell."""
+
+    start: datetime
+    memo: str | None = None
+    task: str | None = None
+    manual: bool = False
+
+
 CONTRACT_FIELDS = """id title status startDate endDate
   freelancer { id name firstName lastName email }
   clientOrganization { id name }
@@ -308,6 +317,43 @@ class UpworkClient(Connector):
             offset += len(contracts)
             if len(contracts) < VENDOR_PAGE:
                 return ids
+
+    def current_user(self) -> UpworkPerson:
+        """Who the connection acts as."""
+        return UpworkPerson.model_validate(self.query("query { user { id name } }")["user"])
+
+    def work_days(self, organization_id: str, contract_id: str, first_day: date, last_day: date) -> list[date]:
+        """The (UTC) days on which a contract has tracked time."""
+        data = self.query(
+            """query($input: WorkdaysInput!) { workDays(workdaysInput: $input) { workDays } }""",
+            {
+                "input": {
+                    "contractIds": [contract_id],
+                    "timeRange": {"rangeStart": first_day.strftime("%Y%m%d"), "rangeEnd": last_day.strftime("%Y%m%d")},
+                }
+            },
+            tenant=organization_id,
+        )
+        return [datetime.strptime(day, "%Y%m%d").date() for day in (data["workDays"] or {}).get("workDays") or []]
+
+    def work_diary(self, organization_id: str, contract_id: str, day: date) -> list[DiaryCell]:
+        """A contract's 10-minute cells of one (UTC) day; empty where the diary is not available."""
+        data = self.query(
+            """query($input: WorkDiaryContractInput!) { workDiaryContract(workDiaryContractInput: $input) {
+                 workDiaryTimeCells { cellDateTime { rawValue } memo manual task { description } } } }""",
+            {"input": {"contractId": contract_id, "date": day.strftime("%Y%m%d")}},
+            tenant=organization_id,
+        )
+        cells = (data["workDiaryContract"] or {}).get("workDiaryTimeCells") or []
+        return [
+            DiaryCell(
+                start=datetime.fromtimestamp(int(cell["cellDateTime"]["rawValue"]), UTC),
+                memo=cell.get("memo"),
+                task=(cell.get("task") or {}).get("description"),
+                manual=bool(cell.get("manual")),
+            )
+            for cell in cells
+        ]
 
 
 def graphql_data(response: httpx.Response) -> dict[str, Any]:

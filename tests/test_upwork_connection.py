@@ -256,3 +256,21 @@ def test_connect_can_catch_the_redirect_on_the_loopback_uri(upwork):
         redirect = caught.result(timeout=10)
     assert "connected to Upwork" in page.text
     assert "code=" in redirect and "state=s1" in redirect
+
+
+def test_work_days_and_the_work_diary(upwork):
+    connect(upwork)
+    store = upwork_store(get_settings())
+    assert store.connection().user_name  # who connected
+    agency = org_id(upwork, "Pixelwerk Agency")
+    relaunch = next(c for c in upwork.contracts() if c["title"].startswith("Website Relaunch"))
+    intranet = next(c for c in upwork.contracts() if c["title"] == "Intranet Support")
+    today = upwork.today()
+    with upwork_client(get_settings(), store) as client:
+        days = client.work_days(agency, relaunch["id"], today - timedelta(days=14), today)
+        cells = client.work_diary(agency, relaunch["id"], days[-1])
+        assert days and all(d.weekday() < 5 for d in days)
+        assert cells and all(c.start.date() == days[-1] and c.start.minute % 10 == 0 for c in cells)
+        assert any(c.memo for c in cells)
+        no_diary_day = client.work_days(agency, intranet["id"], today - timedelta(days=14), today)[-1]
+        assert client.work_diary(agency, intranet["id"], no_diary_day) == []  # time exists, the diary does not
