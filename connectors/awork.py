@@ -125,6 +125,7 @@ class AworkTimeEntry(AworkModel):
     note: str | None = None
     duration: int | None = None
     is_billable: bool = Field(default=True, alias="isBillable")
+    is_billed: bool = Field(default=False, alias="isBilled")
     timezone: str = "Europe/Berlin"
     start_date_utc: datetime | None = Field(default=None, alias="startDateUtc")
     start_time_utc: str | None = Field(default=None, alias="startTimeUtc")
@@ -140,6 +141,39 @@ class AworkTimeEntry(AworkModel):
             return datetime.combine(day, time(), tzinfo=UTC)
         hours, minutes, seconds = (self.start_time_utc.split(".")[0].split(":") + ["0", "0"])[:3]
         return datetime.combine(day, time(int(hours), int(minutes), int(seconds)), tzinfo=UTC)
+
+
+class AworkTimeEntryForm(AworkModel):
+    """The fields of a time entry we write (`TimeEntryPostForm` / `TimeTrackingPutForm`), start in UTC."""
+
+    user_id: str
+    project_id: str
+    task_id: str | None = None
+    type_of_work_id: str
+    note: str | None = None
+    start: datetime
+    duration: int
+    timezone: str
+    is_billable: bool | None = None  # None: the project's default
+    is_billed: bool | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: the start as a UTC midnight date and a time of day, as awork itself sends it."""
+        start = self.start.astimezone(UTC)
+        body = {
+            "userId": self.user_id,
+            "projectId": self.project_id,
+            "taskId": self.task_id,
+            "typeOfWorkId": self.type_of_work_id,
+            "note": self.note,
+            "startDateUtc": _midnight(start.date()),
+            "startTimeUtc": start.strftime("%H:%M:%S"),
+            "duration": self.duration,
+            "timezone": self.timezone,
+            "isBillable": self.is_billable,
+            "isBilled": self.is_billed,
+        }
+        return {name: value for name, value in body.items() if value is not None}
 
 
 class AworkProjectForm(AworkModel):
@@ -299,6 +333,18 @@ class AworkClient(Connector):
 
     def time_entry(self, time_entry_id: str) -> AworkTimeEntry:
         return AworkTimeEntry.model_validate(self.http.get(f"timeentries/{time_entry_id}"))
+
+    def create_time_entry(self, form: AworkTimeEntryForm) -> AworkTimeEntry:
+        response = self.http.request("POST", "timeentries", json=form.body())
+        return AworkTimeEntry.model_validate(response.json())
+
+    def update_time_entry(self, time_entry_id: str, form: AworkTimeEntryForm) -> AworkTimeEntry:
+        """Replace a time entry's form (awork resets what a PUT leaves out, so the form carries every field)."""
+        response = self.http.request("PUT", f"timeentries/{time_entry_id}", json=form.body())
+        return AworkTimeEntry.model_validate(response.json())
+
+    def delete_time_entry(self, time_entry_id: str) -> None:
+        self.http.request("DELETE", f"timeentries/{time_entry_id}")
 
 
 def _day_start(moment: datetime) -> datetime:

@@ -173,7 +173,7 @@ class TimeReportRow(UpworkModel):
     date_worked_on: date = Field(alias="dateWorkedOn")
     hours: float = Field(default=0.0, alias="totalHoursWorked")
     memo: str | None = None
-    task: str | None = None
+    task_description: str | None = Field(default=None, alias="taskDescription")
     contract: NamedRef
     freelancer: UpworkPerson | None = None
 
@@ -187,6 +187,8 @@ class DiaryCell(UpworkModel):
     manual: bool = False
 
 
+DIARY_BATCH = 10
+DIARY_FIELDS = "workDiaryTimeCells { cellDateTime { rawValue } memo manual task { description } }"
 CONTRACT_FIELDS = """id title status startDate endDate
   freelancer { id name firstName lastName email }
   clientOrganization { id name }
@@ -270,7 +272,7 @@ class UpworkClient(Connector):
         """Daily time rows of an organisation's contracts, 500 per page, following the cursor."""
         query = """query($filter: TimeReportFilter, $pagination: Pagination) {
           contractTimeReport(filter: $filter, pagination: $pagination) {
-            edges { node { dateWorkedOn totalHoursWorked memo task contract { id } freelancer { id name } } }
+            edges { node { dateWorkedOn totalHoursWorked memo taskDescription contract { id } freelancer { id name } } }
             pageInfo { endCursor hasNextPage } } }"""
         time_filter: dict[str, Any] = {
             "organizationId_eq": organization_id,
@@ -338,22 +340,44 @@ class UpworkClient(Connector):
 
     def work_diary(self, organization_id: str, contract_id: str, day: date) -> list[DiaryCell]:
         """A contract's 10-minute cells of one (UTC) day; empty where the diary is not available."""
-        data = self.query(
-            """query($input: WorkDiaryContractInput!) { workDiaryContract(workDiaryContractInput: $input) {
-                 workDiaryTimeCells { cellDateTime { rawValue } memo manual task { description } } } }""",
-            {"input": {"contractId": contract_id, "date": day.strftime("%Y%m%d")}},
-            tenant=organization_id,
-        )
-        cells = (data["workDiaryContract"] or {}).get("workDiaryTimeCells") or []
-        return [
-            DiaryCell(
-                start=datetime.fromtimestamp(int(cell["cellDateTime"]["rawValue"]), UTC),
-                memo=cell.get("memo"),
-                task=(cell.get("task") or {}).get("description"),
-                manual=bool(cell.get("manual")),
+        return self.work_diaries(organization_id, [(contract_id, day)])[(contract_id, day)]
+
+    def work_diaries(
+        self, organization_id: str, wanted: Sequence[tuple[str, date]]
+    ) -> dict[tuple[str, date], list[DiaryCell]]:
+        """The cells of many (contract, UTC day) pairs, ten per request as GraphQL aliases (the batch size
+        observed to work); a pair without diary gets an empty list."""
+        found: dict[tuple[str, date], list[DiaryCell]] = {}
+        pairs = list(wanted)
+        for start in range(0, len(pairs), DIARY_BATCH):
+            batch = pairs[start : start + DIARY_BATCH]
+            fields = " ".join(
+                f"d{index}: workDiaryContract(workDiaryContractInput: $i{index}) {{ {DIARY_FIELDS} }}"
+                for index in range(len(batch))
             )
-            for cell in cells
-        ]
+            params = ", ".join(f"$i{index}: WorkDiaryContractInput!" for index in range(len(batch)))
+            variables = {
+                f"i{index}": {"contractId": contract_id, "date": day.strftime("%Y%m%d")}
+                for index, (contract_id, day) in enumerate(batch)
+            }
+            data = self.query(f"query({params}) {{ {fields} }}", variables, tenant=organization_id)
+            for index, pair in enumerate(batch):
+                cells = (data.get(f"d{index}") or {}).get("workDiaryTimeCells") or []
+                found[pair] = [_diary_cell(cell) for cell in cells]
+        return found
+
+
+def _diary_cell(cell: dict[str, Any]) -> DiaryCell:
+    try:
+        return DiaryCell(
+            start=datetime.fromtimestamp(int(cell["cellDateTime"]["rawValue"]), UTC),
+            memo=cell.get("memo"),
+            task=(cell.get("task") or {}).get("description"),
+            manual=bool(cell.get("manual")),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        message = f"a work diary cell is malformed: {cell}"
+        raise MalformedResponseError("upwork", "POST", "graphql", 200, message) from error
 
 
 def graphql_data(response: httpx.Response) -> dict[str, Any]:

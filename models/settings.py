@@ -59,8 +59,14 @@ class Settings(BaseSettings):
     push_slice_days: int = 7  # a run works through its window this many days at a time (bounded memory)
     push_batch_size: int = 200  # activity updates or deletions per Prefect task
 
+    upwork_backfill_days: int = 90  # a backfill without dates covers this many days up to today (UTC)
+    upwork_window_days: int = 30  # a backfill reads Upwork this many days at a time (one Prefect task each)
+    upwork_type_of_work: str = "Upwork"  # awork type of work of contracts whose mapping names none
+    upwork_daily_total_start_hour: int = 9  # daily totals (no work diary) start at this local hour
+
     import_batch_size: int = 25  # MOCO projects per Prefect task when applying the import
     max_parallel_batches: int = 4
+    report_dir: str = ".timebridge/reports"  # where `timebridge report` and the report flows write CSV and PNG
 
 
 @lru_cache

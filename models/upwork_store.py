@@ -122,6 +122,48 @@ class UpworkContractMapping(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class UpworkTimeEntry(SQLModel, table=True):
+    """An awork time entry we created from Upwork: the Upwork interval it comes from (keyed by organisation,
+    contract, freelancer, UTC day and interval start), what we wrote, and the pay and bill rate of its day.
+    `awork_time_entry_id` is None while the create is under way (a crash leaves it so; the next run adopts or
+    creates). `awork_updated_on` is awork's `updatedOn` after our last write: a later one means someone edited it."""
+
+    __tablename__ = "upwork_time_entries"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id",
+            "contract_id",
+            "freelancer_id",
+            "day",
+            "interval_start",
+            name="uq_upwork_time_entries_key",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: str
+    contract_id: str
+    freelancer_id: str
+    day: date
+    interval_start: datetime
+    awork_time_entry_id: str | None = None
+    awork_user_id: str
+    awork_project_id: str
+    awork_task_id: str | None = None
+    awork_type_of_work_id: str
+    start: datetime
+    end: datetime
+    duration_seconds: int
+    note: str | None = None
+    source: str  # "diary" (merged 10-minute cells) or "daily total" (contractTimeReport)
+    pay_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    bill_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    currency: str | None = None
+    source_hash: str
+    awork_updated_on: datetime | None = None
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
 class UpworkStore:
     """Reads and writes of the Upwork tables; tokens go through the cipher (never stored in plain text)."""
 
@@ -221,10 +263,16 @@ class UpworkStore:
         return missing
 
     def mark_refreshed(self, organization_id: str) -> None:
+        self._stamp(organization_id, "last_refresh_at")
+
+    def mark_synced(self, organization_id: str) -> None:
+        self._stamp(organization_id, "last_sync_at")
+
+    def _stamp(self, organization_id: str, column: str) -> None:
         with Session(self.engine) as session:
             row = session.get(UpworkOrganization, organization_id)
             if row:
-                row.last_refresh_at = utcnow()
+                setattr(row, column, utcnow())
                 session.add(row)
                 session.commit()
 
@@ -302,6 +350,42 @@ class UpworkStore:
         mapping.updated_at = utcnow()
         with Session(self.engine) as session:
             session.merge(mapping)
+            session.commit()
+
+
+    # time entries ------------------------------------------------------------------------------------------------
+    def time_entries(
+        self,
+        organization_id: str | None = None,
+        contract_ids: Sequence[str] | None = None,
+        days: tuple[date, date] | None = None,
+    ) -> list[UpworkTimeEntry]:
+        """Our Upwork entries, optionally of an organisation, some contracts, and a range of UTC days."""
+        query = select(UpworkTimeEntry).order_by(UpworkTimeEntry.start)
+        if organization_id:
+            query = query.where(UpworkTimeEntry.organization_id == organization_id)
+        if contract_ids is not None:
+            query = query.where(UpworkTimeEntry.contract_id.in_(list(contract_ids)))  # type: ignore[attr-defined]
+        if days:
+            query = query.where(UpworkTimeEntry.day >= days[0], UpworkTimeEntry.day <= days[1])
+        with Session(self.engine) as session:
+            return list(session.exec(query))
+
+    def save_time_entries(self, entries: Sequence[UpworkTimeEntry]) -> list[UpworkTimeEntry]:
+        """Insert or update entries in one transaction; returns them with their ids."""
+        with Session(self.engine) as session:
+            merged = [session.merge(entry) for entry in entries]
+            session.commit()
+            for entry in merged:
+                session.refresh(entry)
+            return merged
+
+    def delete_time_entries(self, ids: Sequence[int]) -> None:
+        with Session(self.engine) as session:
+            for row_id in ids:
+                row = session.get(UpworkTimeEntry, row_id)
+                if row is not None:
+                    session.delete(row)
             session.commit()
 
 

@@ -87,15 +87,16 @@ def read_awork_people() -> list[Person]:
     **RETRY,
 )
 def refresh_organization(
-    organization: UpworkOrganization, awork_people: list[Person], today: date
+    organization: UpworkOrganization, awork_people: list[Person], today: date, lookback_days: int = LOOKBACK_DAYS
 ) -> OrganizationRefresh:
-    """An organisation's contracts (those with time in the last 90 days, and a vendor's own list), freelancers and
-    rate history; mapping suggestions for new or unconfirmed freelancers; pre-filled rates for new contracts."""
+    """An organisation's contracts (those with time in the last `lookback_days`, and a vendor's own list),
+    freelancers and rate history; mapping suggestions for new or unconfirmed freelancers; pre-filled rates for new
+    contracts."""
     settings = get_settings()
     store = upwork_store(settings)
     with upwork_client(settings, store) as upwork:
         ids = {
-            row.contract.id for row in upwork.time_report(organization.id, today - timedelta(days=LOOKBACK_DAYS), today)
+            row.contract.id for row in upwork.time_report(organization.id, today - timedelta(days=lookback_days), today)
         }
         if organization.kind != CLIENT:
             ids |= set(upwork.vendor_contract_ids(organization.id))

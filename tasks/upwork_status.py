@@ -1,0 +1,156 @@
+"""The Upwork status view: per organisation and contract what is syncing, from the store (and awork's project
+names), for `timebridge upwork status` and the table artifacts every Upwork run publishes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from connectors.awork import AworkClient
+from models.settings import get_settings
+from models.upwork_store import (
+    UpworkContract,
+    UpworkContractMapping,
+    UpworkFreelancer,
+    UpworkOrganization,
+    UpworkTimeEntry,
+    UpworkUserMapping,
+)
+from tasks.import_projects import RETRY
+from tasks.upwork_refresh import upwork_store
+from tasks.upwork_rules import contract_sync_state
+from tasks.upwork_time_rules import as_utc
+
+RECENT = 10
+
+
+class StatusView(BaseModel):
+    """Rows of the three status tables (column name -> value, all strings or numbers)."""
+
+    organizations: list[dict[str, str | int]] = []
+    contracts: list[dict[str, str | float]] = []
+    recent_entries: list[dict[str, str | float]] = []
+
+
+def status_view(
+    organizations: Sequence[UpworkOrganization],
+    contracts: Sequence[UpworkContract],
+    contract_mappings: dict[tuple[str, str], UpworkContractMapping],
+    user_mappings: Sequence[UpworkUserMapping],
+    freelancers: dict[str, UpworkFreelancer],
+    entries: Sequence[UpworkTimeEntry],
+    project_names: dict[str, str],
+    today: date,
+    zone: ZoneInfo,
+) -> StatusView:
+    """Per organisation: name, type, last refresh, last sync, active contracts. Per hourly contract: title,
+    client, freelancer, awork project, whether it syncs, hours synced today (UTC) and in all. The last 10
+    entries of each contract (local date and time, freelancer, hours). Only entries in awork count."""
+    users = {(m.organization_id, m.freelancer_id): m for m in user_mappings}
+    by_contract: dict[tuple[str, str], list[UpworkTimeEntry]] = defaultdict(list)
+    for entry in entries:
+        if entry.awork_time_entry_id:
+            by_contract[(entry.organization_id, entry.contract_id)].append(entry)
+    view = StatusView()
+    for organization in organizations:
+        own = [c for c in contracts if c.organization_id == organization.id]
+        view.organizations.append(
+            {
+                "organisation": organization.name,
+                "type": organization.kind,
+                "last refresh": _when(organization.last_refresh_at, zone),
+                "last sync": _when(organization.last_sync_at, zone),
+                "active contracts": sum(1 for c in own if c.status == "ACTIVE"),
+            }
+        )
+        for contract in own:
+            if contract.kind != "hourly":
+                continue
+            key = (organization.id, contract.id)
+            mapping = contract_mappings.get(key) or UpworkContractMapping(
+                organization_id=organization.id, contract_id=contract.id
+            )
+            user = users.get((organization.id, contract.freelancer_id))
+            _, state = contract_sync_state(
+                contract.kind,
+                mapping.enabled,
+                mapping.awork_project_id,
+                user.state if user else None,
+                user.sync_enabled if user else True,
+            )
+            synced = sorted(by_contract.get(key, []), key=lambda e: as_utc(e.start))
+            freelancer = freelancers.get(contract.freelancer_id)
+            name = freelancer.name if freelancer else contract.freelancer_id
+            view.contracts.append(
+                {
+                    "organisation": organization.name,
+                    "contract": contract.title,
+                    "client": contract.client_name or "",
+                    "freelancer": name,
+                    "awork project": project_names.get(mapping.awork_project_id or "", mapping.awork_project_id or ""),
+                    "sync": state,
+                    "hours synced today": _hours(e for e in synced if as_utc(e.synced_at).date() == today),
+                    "hours synced": _hours(synced),
+                }
+            )
+            for entry in synced[-RECENT:][::-1]:
+                start, end = as_utc(entry.start).astimezone(zone), as_utc(entry.end).astimezone(zone)
+                view.recent_entries.append(
+                    {
+                        "contract": contract.title,
+                        "date": start.date().isoformat(),
+                        "time": f"{start:%H:%M}-{end:%H:%M}",
+                        "freelancer": name,
+                        "hours": round(entry.duration_seconds / 3600, 2),
+                    }
+                )
+    return view
+
+
+def _hours(entries: Iterable[UpworkTimeEntry]) -> float:
+    return round(sum(e.duration_seconds for e in entries) / 3600, 2)
+
+
+def _when(moment: datetime | None, zone: ZoneInfo) -> str:
+    return as_utc(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+def read_status(today: date) -> StatusView:
+    """The status view of the selected organisations, from the store and awork's project names."""
+    settings = get_settings()
+    store = upwork_store(settings)
+    organizations = [o for o in store.organizations() if o.selected]
+    contracts = [c for o in organizations for c in store.contracts(o.id)]
+    with AworkClient.from_settings(settings) as awork:
+        project_names = {p.id: p.name for p in awork.projects()}
+    return status_view(
+        organizations,
+        contracts,
+        store.contract_mappings(),
+        store.user_mappings(),
+        store.freelancers(),
+        store.time_entries(),
+        project_names,
+        today,
+        ZoneInfo(settings.timezone),
+    )
+
+
+@task(name="publish-upwork-status", cache_policy=NO_CACHE, **RETRY)
+def publish_upwork_status(today: date) -> StatusView:
+    """The status view as three table artifacts (organisations, contracts, recent entries)."""
+    view = read_status(today)
+    for what, rows in (
+        ("organisations", view.organizations),
+        ("contracts", view.contracts),
+        ("recent-entries", view.recent_entries),
+    ):
+        create_table_artifact(table=list(rows), key=f"upwork-status-{what}", description=f"Upwork status: {what}")
+    return view

@@ -1,0 +1,189 @@
+"""Upwork time in awork: the 90-day backfill of three organisations, the hourly sync of the open weeks, rates on
+every entry, crashes, mapping changes, and the status view."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from flows import upwork_time
+from flows.backfill_upwork import backfill_upwork
+from flows.refresh_upwork import refresh_upwork
+from flows.sync_upwork import sync_upwork
+from models.settings import get_settings
+from models.store import open_store
+from models.upwork_store import UpworkStore
+from sandbox.upwork import CELL_SECONDS
+from tasks.upwork_refresh import upwork_store
+from tasks.upwork_status import read_status
+from tasks.upwork_time_rules import entry_note
+from tests.test_upwork_connection import awork_people, connect, freelancer_id, org_id  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+runner = CliRunner()
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def contract_id(upwork, title: str) -> str:
+    return next(c["id"] for c in upwork.contracts() if c["title"] == title)
+
+
+@pytest.fixture
+def world(upwork, awork_people, sims, monkeypatch):
+    """The sandbox's three organisations connected and refreshed; freelancers confirmed; contracts mapped:
+    the agency's relaunch, shop and intranet (no work diary), the client's ended landing page, the freelancer's
+    UX research; the fixed-price logo redesign mapped too. The clock stands at 15:00 UTC of the seed's today."""
+    today = upwork.today()
+    monkeypatch.setattr(upwork_time, "utc_now", lambda: datetime.combine(today, time(15), tzinfo=UTC))
+    mehmet = sims.awork.add_user("Mehmet", "Yilmaz", "mehmet@pixelwerk.example")
+    sims.awork.add_type_of_work("Upwork")
+    projects = {name: sims.awork.add_project(name)["id"] for name in ("Relaunch", "Support", "Kampagne")}
+    connect(upwork)
+    refresh_upwork()
+    agency, client, solo = (
+        org_id(upwork, n) for n in ("Pixelwerk Agency", "Nordlicht Client Org", "Jana Novak (Freelancer)")
+    )
+    users = {"Jörg": "joerg", "Anna": "anna", "John": "john", "Jana": "jana"}
+    for first, key in users.items():
+        for org in (agency, solo):
+            if first == "Jana" and org == agency or first != "Jana" and org == solo:
+                continue
+            invoke(
+                "upwork",
+                "map-user",
+                freelancer_id(upwork, first),
+                "--org",
+                org,
+                "--awork-user",
+                awork_people[key]["id"],
+            )
+    invoke("upwork", "map-user", freelancer_id(upwork, "Mehmet"), "--org", client, "--awork-user", mehmet["id"])
+    mapped = {
+        "Website Relaunch – Frontend": (agency, "Relaunch", ["--pay-rate", "30"]),
+        "Onlineshop Wartung": (agency, "Support", []),
+        "Intranet Support": (agency, "Support", []),
+        "Logo Redesign": (agency, "Relaunch", []),
+        "Kampagnen-Landingpage": (client, "Kampagne", ["--bill-rate", "55"]),
+        "UX Research": (solo, "Kampagne", []),
+    }
+    for title, (org, project, extra) in mapped.items():
+        invoke(
+            "upwork", "map-contract", contract_id(upwork, title), "--org", org, "--project", projects[project], *extra
+        )
+    return {"today": today, "projects": projects, "orgs": (agency, client, solo), "mehmet": mehmet}
+
+
+def expected_entries(upwork, world, awork_people, titles=None) -> dict[tuple, tuple]:
+    """What awork should hold, computed from the simulator's cells: (user, project, start) -> (seconds, note)."""
+    users = {"Jörg": awork_people["joerg"]["id"], "Anna": awork_people["anna"]["id"]}
+    users |= {"John": awork_people["john"]["id"], "Jana": awork_people["jana"]["id"], "Mehmet": world["mehmet"]["id"]}
+    targets = {
+        "Website Relaunch – Frontend": ("Jörg", "Relaunch"),
+        "Onlineshop Wartung": ("Anna", "Support"),
+        "Intranet Support": ("John", "Support"),
+        "Kampagnen-Landingpage": ("Mehmet", "Kampagne"),
+        "UX Research": ("Jana", "Kampagne"),
+    }
+    first_day = world["today"] - timedelta(days=89)
+    expected = {}
+    for title, (person, project) in targets.items():
+        if titles is not None and title not in titles:
+            continue
+        contract = upwork._contracts[contract_id(upwork, title)]
+        cells = sorted((t, c) for t, c in contract.cells.items() if datetime.fromtimestamp(t, UTC).date() >= first_day)
+        if not contract.diary_available:  # daily totals per (task, memo), stacked from 09:00 Berlin
+            by_day: dict[date, dict[tuple, int]] = {}
+            for instant, cell in cells:
+                day = datetime.fromtimestamp(instant, UTC).date()
+                by_day.setdefault(day, {}).setdefault((cell.task, cell.memo), 0)
+                by_day[day][(cell.task, cell.memo)] += 1
+            for day, groups in by_day.items():
+                start = datetime.combine(day, time(9), tzinfo=BERLIN).astimezone(UTC)
+                for (task, memo), count in groups.items():
+                    key = (users[person], world["projects"][project], start)
+                    expected[key] = (count * CELL_SECONDS, entry_note(task, memo))
+                    start += timedelta(seconds=count * CELL_SECONDS)
+            continue
+        run_start, run_cells, run_cell = None, 0, None
+        for instant, cell in cells + [(None, None)]:
+            if run_cell is not None and (
+                instant is None or instant != run_start + run_cells * CELL_SECONDS or (cell.task, cell.memo) != run_cell
+            ):
+                key = (users[person], world["projects"][project], datetime.fromtimestamp(run_start, UTC))
+                expected[key] = (run_cells * CELL_SECONDS, entry_note(*run_cell))
+                run_start = None
+            if instant is None:
+                break
+            if run_start is None:
+                run_start, run_cells, run_cell = instant, 1, (cell.task, cell.memo)
+            else:
+                run_cells += 1
+    return expected
+
+
+def awork_entries(sims) -> dict[tuple, tuple]:
+    found = {}
+    for entry in sims.awork.time_entries():
+        start = datetime.fromisoformat(entry["startDateUtc"]).date()
+        moment = datetime.combine(start, time.fromisoformat(entry["startTimeUtc"][:8]), tzinfo=UTC)
+        found[(entry["userId"], entry["projectId"], moment)] = (entry["duration"], entry.get("note"))
+    return found
+
+
+def test_backfill_of_three_organisations_lands_the_expected_entries_and_rates(upwork, world, awork_people, sims):
+    summary = backfill_upwork()
+    assert summary.status == "completed", summary.issues
+    expected = expected_entries(upwork, world, awork_people)
+    assert awork_entries(sims) == expected
+    assert summary.entries_created == len(expected) == len(sims.awork.time_entries())
+    types = {t["name"]: t["id"] for t in sims.awork.types_of_work()}
+    assert {e["typeOfWorkId"] for e in sims.awork.time_entries()} == {types["Upwork"]}
+
+    stored = upwork_store(get_settings()).time_entries()
+    assert len(stored) == len(expected) and all(e.awork_time_entry_id for e in stored)
+    relaunch = contract_id(upwork, "Website Relaunch – Frontend")
+    change = world["today"] - timedelta(days=30)
+    for entry in stored:
+        if entry.contract_id == relaunch:  # agency: bills the Upwork rate of the day, pays the mapping's rate
+            assert entry.bill_rate == (Decimal("50") if entry.day >= change else Decimal("45"))
+            assert entry.pay_rate == Decimal("30")
+        if entry.contract_id == contract_id(upwork, "Kampagnen-Landingpage"):  # client: pays the Upwork rate
+            assert (entry.pay_rate, entry.bill_rate) == (Decimal("35"), Decimal("55"))
+        if entry.contract_id == contract_id(upwork, "Intranet Support"):
+            assert entry.source == "daily total"
+    assert {e.contract_id for e in stored if e.day < change} >= {relaunch}
+
+    mark = sims.awork.log.mark()
+    again = backfill_upwork()
+    assert sims.awork.log.writes(mark) == [] and again.entries_unchanged == len(expected)
+    resync = backfill_upwork(start=world["today"] - timedelta(days=20), end=world["today"] - timedelta(days=10))
+    assert sims.awork.log.writes(mark) == [] and resync.entries_created == 0
+
+
+def test_fixed_price_disabled_and_unsynced_freelancer_bring_no_time(upwork, world, awork_people, sims):
+    agency = world["orgs"][0]
+    invoke("upwork", "map-contract", contract_id(upwork, "Onlineshop Wartung"), "--org", agency, "--disable")
+    invoke("upwork", "map-user", freelancer_id(upwork, "John"), "--org", agency, "--no-sync")
+    backfill_upwork()
+    kept = {"Website Relaunch – Frontend", "Kampagnen-Landingpage", "UX Research"}
+    assert awork_entries(sims) == expected_entries(upwork, world, awork_people, kept)
+
+
+def test_disconnect_keeps_every_entry(upwork, world, sims):
+    backfill_upwork()
+    before = sims.awork.time_entries()
+    invoke("upwork", "disconnect")
+    summary = sync_upwork()
+    assert summary.status == "completed with issues" and summary.issues[0].kind == "upwork not connected"
+    assert sims.awork.time_entries() == before and len(upwork_store(get_settings()).time_entries()) == len(before)
