@@ -326,3 +326,25 @@ def sync_state(
 
 def money(value: Decimal | None) -> str:
     return f"{value:.2f}" if value is not None else "-"
+
+
+@app.command()
+def status() -> None:
+    """Per organisation and contract what is syncing: last refresh and sync, hours synced, the last entries."""
+    from datetime import UTC, datetime
+
+    from tasks.upwork_status import read_status
+
+    view = read_status(datetime.now(UTC).date())
+    connection = store().connection()
+    console.print(f"Upwork connection: {connection.status if connection else 'not connected'}")
+    for title, rows in (
+        ("organisations", view.organizations),
+        ("contracts", view.contracts),
+        ("last entries per contract", view.recent_entries),
+    ):
+        if rows:
+            result = table(title, *rows[0])
+            for row in rows:
+                result.add_row(*(str(value) for value in row.values()))
+            console.print(result)

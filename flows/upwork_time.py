@@ -77,7 +77,7 @@ def sync_days(
             for future in as_completed(futures):
                 result = result.merge(future.result())
                 progress.advance()
-            total = total.model_copy(update=result.model_dump())
+            total = UpworkTimeSummary(**result.model_dump(), dry_run=dry_run, first_day=first_day, last_day=last_day)
             if not dry_run:
                 for organization_id in targets.by_organization:
                     upwork.mark_synced(organization_id)

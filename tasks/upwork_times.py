@@ -224,7 +224,8 @@ class DayApplier:
                 written = (
                     found.adopt(entry)
                     or create_once(
-                        lambda form=form: awork.create_time_entry(form), lambda entry=entry: found.search(entry)
+                        lambda form=form: awork.create_time_entry(form),
+                        lambda entry=entry: found.search(entry, fresh=True),
                     )[0]
                 )
             except ClientError as error:  # awork refused this one entry: report it, go on
@@ -244,7 +245,8 @@ class DayApplier:
 
 class _EntryFinder:
     """Finds the awork entry a create left without an answer (or a crashed run left unrecorded): same user,
-    project, start and duration, not recorded for another interval. Reads each day's entries once."""
+    project, start and duration, not recorded for another interval. Reads a day's entries once for the creates a
+    crashed run left, and afresh after each lost answer."""
 
     def __init__(self, awork: AworkClient, store: UpworkStore, resumed_ids: set[int | None]) -> None:
         self.awork = awork
@@ -256,10 +258,10 @@ class _EntryFinder:
         """The awork entry of a create a crashed run left unrecorded, if it got that far."""
         return self.search(entry) if entry.id in self.resumed_ids else None
 
-    def search(self, entry: UpworkTimeEntry) -> AworkTimeEntry | None:
+    def search(self, entry: UpworkTimeEntry, fresh: bool = False) -> AworkTimeEntry | None:
         start = as_utc(entry.start)
         day = start.date()
-        if day not in self.days:
+        if fresh or day not in self.days:
             first = datetime.combine(day, time(), tzinfo=UTC)
             self.days[day] = self.awork.time_entries(starting_from=first, starting_before=first + timedelta(days=1))
         recorded = {e.awork_time_entry_id for e in self.store.time_entries(entry.organization_id, days=(day, day))}

@@ -115,3 +115,16 @@ def upwork(settings, monkeypatch):
         get_settings.cache_clear()
         yield simulator
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def awork_people(sims) -> dict[str, dict]:
+    """awork users for the Upwork freelancers: Jörg with another e-mail spelling, John Smith (Upwork has no
+    e-mail for him), Anna twice (so no guess)."""
+    return {
+        "joerg": sims.awork.add_user("Joerg", "Mueller", "j.mueller@pixelwerk.example"),
+        "john": sims.awork.add_user("John", "Smith", "john@pixelwerk.example"),
+        "anna": sims.awork.add_user("Anna", "Schmidt", "anna.schmidt@pixelwerk.example"),
+        "anna2": sims.awork.add_user("Anna", "Schulze", None),
+        "jana": sims.awork.add_user("Jana", "Novak", "jana@novak.example"),
+    }

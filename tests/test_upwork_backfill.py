@@ -19,10 +19,11 @@ from models.settings import get_settings
 from models.store import open_store
 from models.upwork_store import UpworkStore
 from sandbox.upwork import CELL_SECONDS
+from tasks import upwork_times
 from tasks.upwork_refresh import upwork_store
 from tasks.upwork_status import read_status
 from tasks.upwork_time_rules import entry_note
-from tests.test_upwork_connection import awork_people, connect, freelancer_id, org_id  # noqa: F401 (fixture)
+from tests.test_upwork_connection import connect, freelancer_id, org_id
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
@@ -84,7 +85,7 @@ def world(upwork, awork_people, sims, monkeypatch):
     return {"today": today, "projects": projects, "orgs": (agency, client, solo), "mehmet": mehmet}
 
 
-def expected_entries(upwork, world, awork_people, titles=None) -> dict[tuple, tuple]:
+def expected_entries(upwork, world, awork_people, titles=None, last_day=None) -> dict[tuple, tuple]:
     """What awork should hold, computed from the simulator's cells: (user, project, start) -> (seconds, note)."""
     users = {"Jörg": awork_people["joerg"]["id"], "Anna": awork_people["anna"]["id"]}
     users |= {"John": awork_people["john"]["id"], "Jana": awork_people["jana"]["id"], "Mehmet": world["mehmet"]["id"]}
@@ -101,7 +102,10 @@ def expected_entries(upwork, world, awork_people, titles=None) -> dict[tuple, tu
         if titles is not None and title not in titles:
             continue
         contract = upwork._contracts[contract_id(upwork, title)]
-        cells = sorted((t, c) for t, c in contract.cells.items() if datetime.fromtimestamp(t, UTC).date() >= first_day)
+        last = last_day or world["today"]
+        cells = sorted(
+            (t, c) for t, c in contract.cells.items() if first_day <= datetime.fromtimestamp(t, UTC).date() <= last
+        )
         if not contract.diary_available:  # daily totals per (task, memo), stacked from 09:00 Berlin
             by_day: dict[date, dict[tuple, int]] = {}
             for instant, cell in cells:
@@ -187,3 +191,147 @@ def test_disconnect_keeps_every_entry(upwork, world, sims):
     summary = sync_upwork()
     assert summary.status == "completed with issues" and summary.issues[0].kind == "upwork not connected"
     assert sims.awork.time_entries() == before and len(upwork_store(get_settings()).time_entries()) == len(before)
+
+
+def freeze(monkeypatch, moment: datetime) -> None:
+    monkeypatch.setattr(upwork_time, "utc_now", lambda: moment)
+
+
+def last_wednesday(today: date) -> date:
+    """The latest Wednesday before today (its week and the one before have seeded work every weekday)."""
+    return today - timedelta(days=(today.weekday() - 2) % 7 or 7)
+
+
+def entries_of(sims, user_id: str, day: date) -> list[tuple[datetime, int, str | None]]:
+    found = [(start, *values) for (user, _, start), values in awork_entries(sims).items() if user == user_id]
+    return sorted(f for f in found if f[0].date() == day)
+
+
+def test_hourly_sync_corrects_an_open_day_and_leaves_a_frozen_week_alone(
+    upwork, world, awork_people, sims, monkeypatch
+):
+    wednesday = last_wednesday(world["today"])
+    freeze(monkeypatch, datetime.combine(wednesday, time(20), tzinfo=UTC))
+    backfill_upwork()
+    relaunch, joerg = contract_id(upwork, "Website Relaunch – Frontend"), awork_people["joerg"]["id"]
+    tuesday, frozen_tuesday = wednesday - timedelta(days=1), wednesday - timedelta(days=8)
+    before_frozen = entries_of(sims, joerg, frozen_tuesday)
+    upwork.edit_work(relaunch, tuesday, 3)  # 30 minutes left of the morning; the afternoon is gone
+    upwork.edit_work(relaunch, frozen_tuesday, 2)
+
+    summary = sync_upwork()
+    assert summary.status == "completed", summary.issues
+    assert (summary.first_day, summary.last_day) == (wednesday - timedelta(days=2), wednesday)
+    assert (summary.entries_updated, summary.entries_deleted, summary.entries_created) == (1, 1, 0)
+    morning = datetime.combine(tuesday, time(8), tzinfo=UTC)
+    assert entries_of(sims, joerg, tuesday) == [(morning, 1800, "Frontend: Header-Komponente umgebaut")]
+    assert entries_of(sims, joerg, frozen_tuesday) == before_frozen  # the frozen week is not re-read
+
+    backfill_upwork(start=frozen_tuesday, end=frozen_tuesday)  # a resync of a frozen day is a manual run
+    assert awork_entries(sims) == expected_entries(upwork, world, awork_people, last_day=wednesday)
+
+
+def test_a_day_edited_in_awork_first_is_reported_not_overwritten(upwork, world, awork_people, sims, monkeypatch):
+    wednesday = last_wednesday(world["today"])
+    freeze(monkeypatch, datetime.combine(wednesday, time(20), tzinfo=UTC))
+    backfill_upwork()
+    relaunch, joerg = contract_id(upwork, "Website Relaunch – Frontend"), awork_people["joerg"]["id"]
+    tuesday, monday = wednesday - timedelta(days=1), wednesday - timedelta(days=2)
+    store = upwork_store(get_settings())
+    ours = [e for e in store.time_entries(contract_ids=[relaunch], days=(tuesday, tuesday))]
+    sims.awork.update_time_entry(ours[0].awork_time_entry_id, note="Header fertig (von Hand)")
+    upwork.edit_work(relaunch, tuesday, 3)
+    upwork.edit_work(relaunch, monday, 4)
+
+    summary = sync_upwork()
+    assert summary.status == "completed with issues" and summary.days_held == 1
+    [issue] = summary.issues
+    assert issue.kind == "edited in awork" and issue.object_ref.endswith(f"/{relaunch} day {tuesday}")
+    assert [e[2] for e in entries_of(sims, joerg, tuesday)][0] == "Header fertig (von Hand)"
+    assert len(entries_of(sims, joerg, tuesday)) == 2  # nothing of that day was changed or deleted
+    assert [e[1] for e in entries_of(sims, joerg, monday)] == [2400]  # the rest of the run went on
+    open_issues = open_store(get_settings().database_url).open_issues("upwork-time")
+    assert [i.kind for i in open_issues] == ["edited in awork"]
+
+
+def test_a_changed_contract_project_moves_new_entries_only(upwork, world, awork_people, sims, monkeypatch):
+    wednesday = last_wednesday(world["today"])
+    freeze(monkeypatch, datetime.combine(wednesday, time(20), tzinfo=UTC))
+    backfill_upwork()
+    relaunch, joerg = contract_id(upwork, "Website Relaunch – Frontend"), awork_people["joerg"]["id"]
+    on_relaunch = [k for k in awork_entries(sims) if k[:2] == (joerg, world["projects"]["Relaunch"])]
+    invoke("upwork", "map-contract", relaunch, "--org", world["orgs"][0], "--project", world["projects"]["Support"])
+    evening = datetime.combine(wednesday, time(18), tzinfo=UTC)
+    upwork.add_work(relaunch, evening, 3, memo="Deployment", task="Frontend")
+
+    summary = sync_upwork()
+    assert summary.entries_created == 1 and summary.entries_updated == 0
+    assert awork_entries(sims)[(joerg, world["projects"]["Support"], evening)] == (1800, "Frontend: Deployment")
+    assert [k for k in awork_entries(sims) if k[:2] == (joerg, world["projects"]["Relaunch"])] == on_relaunch
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_a_crash_mid_backfill_then_a_rerun_doubles_nothing_and_misses_nothing(
+    upwork, world, awork_people, sims, monkeypatch
+):
+    original = UpworkStore.save_time_entries
+    saves = []
+
+    def crashing(self, entries):
+        if any(e.awork_time_entry_id for e in entries):
+            saves.append(len(entries))
+            if len(saves) == 3:
+                raise Crash("killed after creating entries in awork, before recording them")
+        return original(self, entries)
+
+    monkeypatch.setattr(upwork_times, "SAVE_EVERY", 7)
+    monkeypatch.setattr(UpworkStore, "save_time_entries", crashing)
+    sims.awork.faults.fail_next(2, 502, method="POST", route="/timeentries", after_processing=True)  # lost answers
+    with pytest.raises(Exception):  # noqa: B017 - the run fails, whatever Prefect wraps the crash in
+        backfill_upwork()
+    assert any(e.awork_time_entry_id is None for e in upwork_store(get_settings()).time_entries())
+
+    monkeypatch.setattr(UpworkStore, "save_time_entries", original)
+    summary = backfill_upwork()
+    expected = expected_entries(upwork, world, awork_people)
+    assert summary.status == "completed" and awork_entries(sims) == expected
+    assert len(sims.awork.time_entries()) == len(expected)
+    assert all(e.awork_time_entry_id for e in upwork_store(get_settings()).time_entries())
+
+
+def test_the_status_view_equals_the_entries_in_awork(upwork, world, awork_people, sims):
+    output = invoke("run", "backfill-upwork", "--org", world["orgs"][0], "--org", world["orgs"][1])
+    assert "entries created" in output and "backfill-upwork" in output
+    view = read_status(world["today"])
+    entries = sims.awork.time_entries()
+    users = {key: person["id"] for key, person in awork_people.items()} | {"mehmet": world["mehmet"]["id"]}
+    who = {
+        ("Pixelwerk Agency", "Website Relaunch – Frontend"): "joerg",
+        ("Pixelwerk Agency", "Onlineshop Wartung"): "anna",
+        ("Pixelwerk Agency", "Intranet Support"): "john",
+        ("Nordlicht Client Org", "Kampagnen-Landingpage"): "mehmet",
+    }
+    assert len(view.contracts) == 8  # hourly contracts of the three organisations
+    for row in view.contracts:
+        person = who.get((row["organisation"], row["contract"]))
+        seconds = sum(
+            e["duration"]
+            for e in entries
+            if e["userId"] == users.get(person) and e["project"]["name"] == row["awork project"]
+        )
+        assert row["hours synced"] == row["hours synced today"] == round(seconds / 3600, 2), row
+        assert (seconds > 0) == (person is not None), row
+    agency = next(r for r in view.organizations if r["organisation"] == "Pixelwerk Agency")
+    assert agency["active contracts"] == 4 and agency["last sync"] != "never"
+    recent = [r for r in view.recent_entries if r["contract"] == "Onlineshop Wartung"]
+    anna = sorted(
+        (e for e in entries if e["userId"] == awork_people["anna"]["id"]),
+        key=lambda e: (e["startDateUtc"], e["startTimeUtc"]),
+    )
+    assert len(recent) == 10 and recent[0]["hours"] == round(anna[-1]["duration"] / 3600, 2)
+    assert recent[0]["date"] == anna[-1]["startDateLocal"][:10]
+    printed = invoke("upwork", "status")
+    assert "Onlineshop" in printed and "Pixelwerk" in printed and "connected" in printed

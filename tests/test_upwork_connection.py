@@ -37,19 +37,6 @@ def connect(upwork) -> None:
     assert "oauth2/authorize?response_type=code" in result.output and "Connected" in result.output
 
 
-@pytest.fixture
-def awork_people(sims) -> dict[str, dict]:
-    """awork users for the Upwork freelancers: Jörg with another e-mail spelling, John Smith (Upwork has no
-    e-mail for him), Anna twice (so no guess)."""
-    return {
-        "joerg": sims.awork.add_user("Joerg", "Mueller", "j.mueller@pixelwerk.example"),
-        "john": sims.awork.add_user("John", "Smith", "john@pixelwerk.example"),
-        "anna": sims.awork.add_user("Anna", "Schmidt", "anna.schmidt@pixelwerk.example"),
-        "anna2": sims.awork.add_user("Anna", "Schulze", None),
-        "jana": sims.awork.add_user("Jana", "Novak", "jana@novak.example"),
-    }
-
-
 def org_id(upwork, name: str) -> str:
     return next(o["id"] for o in upwork.organizations() if o["name"] == name)
 
