@@ -261,3 +261,24 @@ def test_work_days_and_the_work_diary(upwork):
         assert any(c.memo for c in cells)
         no_diary_day = client.work_days(agency, intranet["id"], today - timedelta(days=14), today)[-1]
         assert client.work_diary(agency, intranet["id"], no_diary_day) == []  # time exists, the diary does not
+
+
+def test_work_diaries_of_many_days_come_ten_per_request(upwork):
+    connect(upwork)
+    store = upwork_store(get_settings())
+    agency = org_id(upwork, "Pixelwerk Agency")
+    relaunch = next(c for c in upwork.contracts() if c["title"].startswith("Website Relaunch"))["id"]
+    intranet = next(c for c in upwork.contracts() if c["title"] == "Intranet Support")["id"]
+    with upwork_client(get_settings(), store) as client:
+        days = client.work_days(agency, relaunch, upwork.today() - timedelta(days=30), upwork.today())
+        wanted = [(relaunch, day) for day in days] + [(intranet, days[-1])]
+        before = client.http.requests
+        diaries = client.work_diaries(agency, wanted)
+        assert client.http.requests - before == -(-len(wanted) // 10)  # aliases: ten (contract, day) per request
+        assert diaries[(relaunch, days[3])] == client.work_diary(agency, relaunch, days[3])
+    assert diaries[(intranet, days[-1])] == []
+    expected = {
+        day: sum(1 for t in upwork._contracts[relaunch].cells if datetime.fromtimestamp(t, UTC).date() == day)
+        for day in days
+    }
+    assert {day: len(diaries[(relaunch, day)]) for day in days} == expected
