@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -13,6 +15,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from cli_report import report_app  # noqa: E402
 from cli_upwork import app as upwork_app  # noqa: E402
 from flows.console import counts_table, run_flow  # noqa: E402
 from models.settings import get_settings  # noqa: E402
@@ -23,6 +26,7 @@ db_app = typer.Typer(help="The store's schema.")
 app.add_typer(run_app, name="run")
 app.add_typer(db_app, name="db")
 app.add_typer(upwork_app, name="upwork")
+app.add_typer(report_app, name="report", help="Reports: awork against MOCO, margin of Upwork contracts.")
 console = Console()
 
 
@@ -50,6 +54,56 @@ def run_push_awork_times(start: Day = None, end: Day = None, dry_run: DryRun = F
         dry_run,
         lambda summary: f"push-awork-times {summary.first_day} to {summary.last_day}: {summary.status}",
     )
+
+
+Org = Annotated[list[str] | None, typer.Option("--org", help="An Upwork organisation id (repeat for several).")]
+
+
+@run_app.command("backfill-upwork")
+def run_backfill_upwork(start: Day = None, end: Day = None, org: Org = None, dry_run: DryRun = False) -> None:
+    """Upwork hours of the syncing contracts become awork time entries: the last 90 days, or start..end (UTC)."""
+    from flows.backfill_upwork import backfill_upwork
+
+    with progress_bar():
+        run_flow(
+            console,
+            "backfill-upwork",
+            lambda: backfill_upwork(
+                start=start and start.date(), end=end and end.date(), organization_ids=org, dry_run=dry_run
+            ),
+            title=lambda summary: f"backfill-upwork {summary.first_day} to {summary.last_day}: {summary.status}",
+        )
+
+
+@run_app.command("sync-upwork")
+def run_sync_upwork(org: Org = None, dry_run: DryRun = False) -> None:
+    """What the hourly deployment does: refresh, then sync the Upwork weeks that are still open."""
+    from flows.sync_upwork import sync_upwork
+
+    with progress_bar():
+        run_flow(
+            console,
+            "sync-upwork",
+            lambda: sync_upwork(organization_ids=org, dry_run=dry_run),
+            title=lambda summary: f"sync-upwork {summary.first_day} to {summary.last_day}: {summary.status}",
+        )
+
+
+@contextmanager
+def progress_bar() -> Iterator[None]:
+    """A terminal progress bar following the run's progress (the Prefect UI shows the same as an artifact)."""
+    from rich.progress import Progress
+
+    from flows.progress import listening
+
+    with Progress(console=console, transient=True) as bar:
+        task_id = bar.add_task("starting", total=None)
+
+        def show(done: int, total: int, what: str) -> None:
+            bar.update(task_id, completed=done, total=total, description=what)
+
+        with listening(show):
+            yield
 
 
 @app.command()

@@ -352,7 +352,6 @@ class UpworkStore:
             session.merge(mapping)
             session.commit()
 
-
     # time entries ------------------------------------------------------------------------------------------------
     def time_entries(
         self,

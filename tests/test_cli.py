@@ -122,6 +122,19 @@ def test_prefect_yaml_declares_the_push_deployment_with_a_nightly_resync():
     assert deployment["concurrency_limit"]["limit"] == 1
 
 
+def test_prefect_yaml_declares_the_upwork_deployments():
+    config = yaml.safe_load(Path(__file__).parent.parent.joinpath("prefect.yaml").read_text())
+    by_name = {d["name"]: d for d in config["deployments"]}
+    sync, backfill = by_name["sync-upwork"], by_name["backfill-upwork"]
+    assert sync["entrypoint"] == "flows/sync_upwork.py:sync_upwork" and sync["schedules"][0]["interval"] == 3600
+    assert backfill["entrypoint"] == "flows/backfill_upwork.py:backfill_upwork" and "schedules" not in backfill
+    assert backfill["parameters"] == {"start": None, "end": None, "organization_ids": None, "dry_run": False}
+    assert sync["concurrency_limit"]["limit"] == backfill["concurrency_limit"]["limit"] == 1
+    from flows.deployments import deployments
+
+    assert {"sync-upwork", "backfill-upwork"} <= {d.name for d in deployments()}
+
+
 def test_prefect_yaml_declares_the_import_deployment():
     config = yaml.safe_load(Path(__file__).parent.parent.joinpath("prefect.yaml").read_text())
     [deployment] = [d for d in config["deployments"] if d["name"] == "import-moco-projects"]
