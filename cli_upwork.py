@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connectors.upwork import UpworkOAuth
+from flows.console import print_rows
 from models.settings import get_settings
 from models.upwork_store import CONFIRMED, SUGGESTED, UpworkContract, UpworkContractMapping, UpworkStore
 from tasks.upwork_rules import contract_sync_state
@@ -42,7 +44,7 @@ def connect(
 ) -> None:
     """Connect timebridge to Upwork: open the printed URL, approve, then give the redirect URL (or the code),
     or let `--listen` catch the redirect on the loopback redirect URI."""
-    from connectors.upwork import UpworkOAuth, upwork_http
+    from connectors.upwork import upwork_http
 
     settings = get_settings()
     state = secrets.token_urlsafe(16)
@@ -59,17 +61,22 @@ def connect(
     if not code:
         code = typer.prompt("Paste the URL Upwork redirected to (or just its code)")
         code = parse_qs(urlparse(code).query).get("code", [code])[0]
+    name = finish_connection(oauth, code)
+    console.print(
+        f"Connected as {name}. Run `timebridge upwork refresh` to read the organisations, contracts and freelancers."
+    )
+
+
+def finish_connection(oauth: UpworkOAuth, code: str) -> str:
+    """Exchange the authorization code, store the tokens (encrypted) and who they act as; returns that name."""
     from connectors.upwork import UpworkClient
 
     keeper = store()
     keeper.save(oauth.exchange_code(code))
-    with UpworkClient.from_settings(settings, tokens=keeper) as upwork:
+    with UpworkClient.from_settings(get_settings(), tokens=keeper) as upwork:
         user = upwork.current_user()
     keeper.save(keeper.load(), user_id=user.id, user_name=user.name)  # type: ignore[arg-type]
-    console.print(
-        f"Connected as {user.name}. Run `timebridge upwork refresh` to read the organisations, contracts "
-        "and freelancers."
-    )
+    return user.name or user.id
 
 
 def wait_for_redirect(redirect_uri: str, timeout: float = 300.0) -> str:
@@ -338,13 +345,4 @@ def status() -> None:
     view = read_status(datetime.now(UTC).date())
     connection = store().connection()
     console.print(f"Upwork connection: {connection.status if connection else 'not connected'}")
-    for title, rows in (
-        ("organisations", view.organizations),
-        ("contracts", view.contracts),
-        ("last entries per contract", view.recent_entries),
-    ):
-        if rows:
-            result = table(title, *rows[0])
-            for row in rows:
-                result.add_row(*(str(value) for value in row.values()))
-            console.print(result)
+    print_rows(console, view.tables())

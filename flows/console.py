@@ -22,6 +22,19 @@ def counts_table(title: str, counts: Mapping[str, object]) -> Table:
     return table
 
 
+def print_rows(console: Console, tables: Mapping[str, Sequence[Mapping[str, object]]]) -> None:
+    """Print tables given as rows of column -> value (empty ones are left out)."""
+    for title, rows in tables.items():
+        if not rows:
+            continue
+        table = Table(title=title)
+        for column in rows[0]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(value) for value in row.values()))
+        console.print(table)
+
+
 def print_issues(console: Console, issues: Sequence[IssueDraft]) -> None:
     for issue in issues:
         console.print(f"  [yellow]sync issue[/] {issue.kind}: {issue.message}")

@@ -69,8 +69,8 @@ def push_awork_times(
         for part in window.slices(settings.push_slice_days):  # bounded memory: one slice of days at a time
             entries = read_time_entries(part)
             context = progress.add(plan_part(store, entries, context, part), context)
-        if cursor:
-            since = cursor - timedelta(minutes=settings.push_cursor_overlap_minutes)
+        if not window.explicit:  # the first run's "last run" is now: the overlap is read either way
+            since = (cursor or started) - timedelta(minutes=settings.push_cursor_overlap_minutes)
             context = progress.add(plan_part(store, read_changed_entries(since, window), context, None), context)
         if not dry_run and not window.explicit:
             store.set_cursor(FLOW_NAME, started)

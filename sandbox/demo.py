@@ -6,8 +6,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -16,11 +17,23 @@ from rich.table import Table
 from sandbox.awork import AworkSimulator
 from sandbox.core import ServedSimulator
 from sandbox.moco import MocoSimulator
+from sandbox.upwork import UpworkSimulator
 
 MOCO_KEY = "moco-sandbox-key"
 AWORK_KEY = "awork-sandbox-key"
 AWORK_APP_URL = "https://sandbox.awork.com"
 DEMO_DATABASE = Path(".timebridge/demo.db")
+UPWORK_CLIENT_ID, UPWORK_CLIENT_SECRET = "upwork-sandbox-client", "upwork-sandbox-secret"
+UPWORK_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEMO_SECRET_KEY = "sandbox-only-secret-key-for-token-encryption"
+# Upwork contract of the sandbox -> awork project (by project key) the demo maps it to
+DEMO_CONTRACT_PROJECTS = {
+    "Website Relaunch – Frontend": "P24001",
+    "Onlineshop Wartung": "P24003",
+    "Intranet Support": "INTRA",
+    "Kampagnen-Landingpage": "P24002",
+    "UX Research": "P24002",
+}
 
 
 def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
@@ -84,41 +97,67 @@ def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
 class Sandbox:
     moco: ServedSimulator
     awork: ServedSimulator
+    upwork: ServedSimulator
 
     def environment(self) -> dict[str, str]:
-        """The settings that point timebridge at these simulators."""
+        """The settings that point timebridge at these simulators (the secret key is for the sandbox only)."""
         return {
             "TIMEBRIDGE_MOCO_BASE_URL": self.moco.url,
             "TIMEBRIDGE_MOCO_API_KEY": MOCO_KEY,
             "TIMEBRIDGE_AWORK_BASE_URL": self.awork.url,
             "TIMEBRIDGE_AWORK_API_KEY": AWORK_KEY,
             "TIMEBRIDGE_AWORK_APP_URL": AWORK_APP_URL,
+            "TIMEBRIDGE_UPWORK_GRAPHQL_URL": f"{self.upwork.url}/graphql",
+            "TIMEBRIDGE_UPWORK_TOKEN_URL": f"{self.upwork.url}/api/v3/oauth2/token",
+            "TIMEBRIDGE_UPWORK_AUTHORIZE_URL": f"{self.upwork.url}/ab/account-security/oauth2/authorize",
+            "TIMEBRIDGE_UPWORK_CLIENT_ID": UPWORK_CLIENT_ID,
+            "TIMEBRIDGE_UPWORK_CLIENT_SECRET": UPWORK_CLIENT_SECRET,
+            "TIMEBRIDGE_UPWORK_REDIRECT_URI": UPWORK_REDIRECT_URI,
+            "TIMEBRIDGE_SECRET_KEY": DEMO_SECRET_KEY,
         }
 
 
 @contextmanager
-def start_sandbox(moco_port: int = 0, awork_port: int = 0, rate_limits: bool = True) -> Iterator[Sandbox]:
-    """Both simulators, seeded with the demo data, served on loopback while the context is open."""
+def start_sandbox(
+    moco_port: int = 0, awork_port: int = 0, upwork_port: int = 0, rate_limits: bool = True
+) -> Iterator[Sandbox]:
+    """The three simulators, seeded with the demo data, served on loopback while the context is open."""
     moco = MocoSimulator(api_keys=[MOCO_KEY], rate_limit=120 if rate_limits else None)
     awork = AworkSimulator(
         api_keys=[AWORK_KEY], per_second=50 if rate_limits else None, per_minute=1000 if rate_limits else None
     )
+    upwork = UpworkSimulator(
+        UPWORK_CLIENT_ID, UPWORK_CLIENT_SECRET, (UPWORK_REDIRECT_URI,), requests_per_second=10 if rate_limits else None
+    )
     seed_demo(moco, awork)
     seed_demo_people(moco, awork)
-    with ServedSimulator(moco, moco_port) as moco_server, ServedSimulator(awork, awork_port) as awork_server:
-        yield Sandbox(moco_server, awork_server)
+    upwork.seed_demo(datetime.now(UTC).date())
+    with (
+        ServedSimulator(moco, moco_port) as moco_server,
+        ServedSimulator(awork, awork_port) as awork_server,
+        ServedSimulator(upwork, upwork_port) as upwork_server,
+    ):
+        yield Sandbox(moco_server, awork_server, upwork_server)
 
 
 def seed_demo_people(moco: MocoSimulator, awork: AworkSimulator) -> None:
     """The team on both sides: Anna is staffed on the website project, Ben and Lena are not yet; Max tracks time
-    in awork but has no MOCO account (a sync issue)."""
+    in awork but has no MOCO account (a sync issue). The Upwork freelancers Jörg, John and Jana work in awork and
+    MOCO under their own e-mails (Upwork shows John's name only: "John S.")."""
     for first, last in (("Anna", "Schmidt"), ("Ben", "Weber"), ("Lena", "Fischer")):
         moco.add_user(first, last, f"{first.lower()}@pixelwerk.de")
     awork.add_user("Anna", "Schmidt", "Anna@Pixelwerk.de")  # the same e-mail, in other case
     awork.add_user("Ben", "Weber", "ben@pixelwerk.de")
     awork.add_user("Lena", "Fischer", "lena@pixelwerk.de")
     awork.add_user("Max", "Klein", "max@freelance.example")
-    for name in ("Design", "Entwicklung", "Beratung"):
+    for first, last, email in (
+        ("Jörg", "Müller", "joerg.mueller@pixelwerk.example"),
+        ("John", "Smith", "john.smith@pixelwerk.example"),
+        ("Jana", "Novak", "jana@novak.example"),
+    ):
+        awork.add_user(first, last, email)
+        moco.add_user(first, last, email)
+    for name in ("Design", "Entwicklung", "Beratung", "Upwork"):
         awork.add_type_of_work(name)
 
 
@@ -162,12 +201,15 @@ def seed_demo_times(moco: MocoSimulator, awork: AworkSimulator, today: date) -> 
 
 
 def run_demo(console: Console) -> None:
-    """Sandbox + the import, then the push of awork times; each flow twice (the second run writes nothing)."""
+    """Sandbox + the import, the Upwork connection and backfill, then the push of awork times (Upwork hours
+    included); each flow twice (the second run writes nothing)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the tables below say what happened
-    from flows.console import counts_table, print_issues
+    from flows.backfill_upwork import backfill_upwork
+    from flows.console import counts_table, print_issues, print_rows
     from flows.import_moco_projects import import_moco_projects
     from flows.push_awork_times import push_awork_times
     from models.settings import get_settings
+    from tasks.upwork_status import read_status
 
     DEMO_DATABASE.unlink(missing_ok=True)
     with start_sandbox() as sims:
@@ -182,6 +224,15 @@ def run_demo(console: Console) -> None:
         print_issues(console, summary.issues)
         console.print(_awork_projects_table(sims.awork.app))
 
+        console.rule("Upwork: connect, confirm the suggested mappings, backfill 90 days")
+        connect_and_map_upwork(console, sims.awork.app)
+        backfilled = backfill_upwork()
+        console.print(
+            counts_table(f"{backfilled.first_day} to {backfilled.last_day}: {backfilled.status}", backfilled.counts())
+        )
+        print_issues(console, backfilled.issues)
+        print_rows(console, {"Upwork contracts now": read_status(datetime.now(UTC).date()).contracts})
+
         console.rule("push awork times")
         entries = seed_demo_times(sims.moco.app, sims.awork.app, datetime.now(ZoneInfo("Europe/Berlin")).date())
         console.print(f"{entries} time entries tracked in awork over the last two weeks")
@@ -191,12 +242,61 @@ def run_demo(console: Console) -> None:
         console.print(_moco_activities_table(sims.moco.app))
 
         console.rule("second runs")
-        for name, flow in (("import MOCO projects", import_moco_projects), ("push awork times", push_awork_times)):
-            marks = sims.moco.app.log.mark(), sims.awork.app.log.mark()
+        flows = (
+            ("import MOCO projects", import_moco_projects),
+            ("backfill Upwork", backfill_upwork),
+            ("push awork times", push_awork_times),
+        )
+        for name, flow in flows:
+            marks = sims.moco.app.log.mark(), sims.awork.app.log.mark(), sims.upwork.app.log.mark()
             again = flow()
-            requests = sims.moco.app.log.since(marks[0]) + sims.awork.app.log.since(marks[1])
-            writes = sum(entry.is_write for entry in requests)
+            requests = [
+                entry
+                for sim, mark in zip((sims.moco, sims.awork, sims.upwork), marks, strict=True)
+                for entry in sim.app.log.since(mark)
+            ]
+            writes = sum(entry.is_write for entry in requests if not entry.path.endswith("/graphql"))
             console.print(f"{name}: {again.status}, {len(requests) - writes} read requests, {writes} write requests")
+
+
+def connect_and_map_upwork(console: Console, awork: AworkSimulator) -> None:
+    """What a person does once: approve timebridge in the browser (here: follow the authorize redirect), refresh,
+    confirm the suggested user mappings, and map each contract to an imported awork project."""
+    import httpx
+
+    from cli_upwork import finish_connection
+    from connectors.upwork import UpworkOAuth, upwork_http
+    from flows.refresh_upwork import refresh_upwork
+    from models.settings import get_settings
+    from models.upwork_store import CONFIRMED, SUGGESTED
+    from tasks.upwork_refresh import upwork_store
+
+    settings = get_settings()
+    oauth = UpworkOAuth(settings, upwork_http(settings))
+    approved = httpx.get(oauth.authorize_url("demo"), follow_redirects=False).headers["location"]
+    console.print(f"connected to Upwork as {finish_connection(oauth, parse_qs(urlparse(approved).query)['code'][0])}")
+    refresh_upwork()
+    store = upwork_store(settings)
+    for mapping in store.user_mappings():
+        if mapping.state == SUGGESTED:
+            mapping.state, mapping.locked = CONFIRMED, True
+            store.save_user_mapping(mapping)
+            console.print(
+                f"  confirmed {mapping.freelancer_id} -> awork user {mapping.awork_user_id} ({mapping.reason})"
+            )
+        else:
+            console.print(f"  left unmapped: {mapping.freelancer_id} in {mapping.organization_id} ({mapping.reason})")
+    projects = {p.get("projectKey"): p["id"] for p in awork.projects()}
+    kinds = {o.id: o.kind for o in store.organizations()}
+    mappings = store.contract_mappings()
+    for contract in store.contracts():
+        project = projects.get(DEMO_CONTRACT_PROJECTS.get(contract.title, ""))
+        if project is None or kinds[contract.organization_id] == "client":
+            continue  # the agency's or freelancer's side of a shared contract syncs it (not both: no double hours)
+        mapping = mappings[(contract.organization_id, contract.id)]
+        mapping.awork_project_id, mapping.enabled = project, True
+        store.save_contract_mapping(mapping)
+        console.print(f"  mapped {contract.title} -> awork project {DEMO_CONTRACT_PROJECTS[contract.title]}")
 
 
 def _moco_activities_table(moco: MocoSimulator) -> Table:

@@ -38,6 +38,14 @@ class StatusView(BaseModel):
     contracts: list[dict[str, str | float]] = []
     recent_entries: list[dict[str, str | float]] = []
 
+    def tables(self) -> dict[str, list[dict[str, str | int | float]]]:
+        """The three tables by title."""
+        return {
+            "organisations": list(self.organizations),
+            "contracts": list(self.contracts),
+            "recent entries": list(self.recent_entries),
+        }
+
 
 def status_view(
     organizations: Sequence[UpworkOrganization],
@@ -147,10 +155,7 @@ def read_status(today: date) -> StatusView:
 def publish_upwork_status(today: date) -> StatusView:
     """The status view as three table artifacts (organisations, contracts, recent entries)."""
     view = read_status(today)
-    for what, rows in (
-        ("organisations", view.organizations),
-        ("contracts", view.contracts),
-        ("recent-entries", view.recent_entries),
-    ):
-        create_table_artifact(table=list(rows), key=f"upwork-status-{what}", description=f"Upwork status: {what}")
+    for title, rows in view.tables().items():
+        key = "upwork-status-" + title.replace(" ", "-")
+        create_table_artifact(table=rows, key=key, description=f"Upwork status: {title}")
     return view

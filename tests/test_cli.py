@@ -84,7 +84,10 @@ def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatc
     assert "activities created" in output and "Max Klein <max@freelance.example> has no" in output
     assert "import MOCO projects: completed with issues, 3 read requests, 0 write requests" in output
     assert "push awork times: completed with issues" in output
-    assert output.count(", 0 write requests") == 2
+    assert "connected to Upwork as Alex S." in output and "mapped Intranet Support -> awork project INTRA" in output
+    assert "unmapped freelancer: Kampagnen-Landingpage" in output  # Mehmet has no awork user to suggest
+    assert "backfill Upwork: completed with issues" in output and "entries created" in output
+    assert output.count(", 0 write requests") == 3
 
 
 @pytest.mark.usefixtures("prefect_harness")
