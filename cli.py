@@ -157,12 +157,13 @@ def serve() -> None:
 def sandbox(
     moco_port: int = typer.Option(8801, help="Port of the MOCO simulator."),
     awork_port: int = typer.Option(8802, help="Port of the awork simulator."),
+    upwork_port: int = typer.Option(8803, help="Port of the Upwork simulator."),
     rate_limits: bool = typer.Option(True, help="Enforce the APIs' documented rate limits."),
 ) -> None:
     """Serve the simulators on loopback with demo data, until interrupted."""
     from sandbox.demo import start_sandbox
 
-    with start_sandbox(moco_port=moco_port, awork_port=awork_port, rate_limits=rate_limits) as sims:
+    with start_sandbox(moco_port, awork_port, upwork_port, rate_limits) as sims:
         console.print("Simulators are running. Point timebridge at them with:")
         for name, value in sims.environment().items():
             console.print(f"  export {name}={value}")
