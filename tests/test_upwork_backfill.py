@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -145,7 +146,40 @@ def awork_entries(sims) -> dict[tuple, tuple]:
     return found
 
 
-def test_backfill_of_three_organisations_lands_the_expected_entries_and_rates(upwork, world, awork_people, sims):
+def report_margin_matches_the_awork_entries(world, awork_people, sims, monkeypatch, change: date) -> None:
+    """The margin report of the relaunch contract from the stored entries equals its awork entries at the rates of
+    their days (bill 45, from the rate change 50; pay 30)."""
+    from flows import upwork_margin as margin_module
+
+    monkeypatch.setattr(margin_module, "today", lambda: world["today"])
+    monkeypatch.setenv("TIMEBRIDGE_REPORT_DIR", str(Path(get_settings().database_url.split("///")[1]).parent / "r"))
+    get_settings.cache_clear()
+    summary = margin_module.upwork_margin(start=world["today"] - timedelta(days=89), end=world["today"])
+    [row] = [r for r in summary.rows if str(list(r.values())[1]).startswith("Website Relaunch")]
+    ours = [
+        e
+        for e in sims.awork.time_entries()
+        if e["userId"] == awork_people["joerg"]["id"] and e["projectId"] == world["projects"]["Relaunch"]
+    ]
+    hours = sum(Decimal(e["duration"]) / 3600 for e in ours)
+    revenue = sum(
+        Decimal(e["duration"]) / 3600 * (50 if date.fromisoformat(e["startDateUtc"][:10]) >= change else 45)
+        for e in ours
+    )
+    cents = Decimal("0.01")
+    values = list(row.values())
+    assert values[3:8] == [
+        len(ours),
+        str(hours.quantize(cents)),
+        str((hours * 30).quantize(cents)),
+        str(revenue.quantize(cents)),
+        str((revenue - hours * 30).quantize(cents)),
+    ]
+
+
+def test_backfill_of_three_organisations_lands_the_expected_entries_and_rates(
+    upwork, world, awork_people, sims, monkeypatch
+):
     summary = backfill_upwork()
     assert summary.status == "completed", summary.issues
     expected = expected_entries(upwork, world, awork_people)
@@ -167,6 +201,8 @@ def test_backfill_of_three_organisations_lands_the_expected_entries_and_rates(up
         if entry.contract_id == contract_id(upwork, "Intranet Support"):
             assert entry.source == "daily total"
     assert {e.contract_id for e in stored if e.day < change} >= {relaunch}
+
+    report_margin_matches_the_awork_entries(world, awork_people, sims, monkeypatch, change)
 
     mark = sims.awork.log.mark()
     again = backfill_upwork()
