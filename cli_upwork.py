@@ -16,7 +16,7 @@ from connectors.upwork import UpworkOAuth
 from flows.console import print_rows
 from models.settings import get_settings
 from models.upwork_store import CONFIRMED, SUGGESTED, UpworkContract, UpworkContractMapping, UpworkStore
-from tasks.upwork_rules import contract_sync_state
+from tasks.upwork_rules import mapping_sync_state
 
 app = typer.Typer(help="Upwork: connection, organisations, mappings and what will sync.", no_args_is_help=True)
 console = Console()
@@ -321,14 +321,7 @@ def sync_state(
     keeper: UpworkStore, contract: UpworkContract, mapping: UpworkContractMapping | None
 ) -> tuple[bool, str]:
     """Whether a contract's time will sync, and if not, why."""
-    user = keeper.user_mapping(contract.organization_id, contract.freelancer_id)
-    return contract_sync_state(
-        contract.kind,
-        bool(mapping and mapping.enabled),
-        mapping.awork_project_id if mapping else None,
-        user.state if user else None,
-        bool(user and user.sync_enabled),
-    )
+    return mapping_sync_state(contract, mapping, keeper.user_mapping(contract.organization_id, contract.freelancer_id))
 
 
 def money(value: Decimal | None) -> str:

@@ -314,9 +314,13 @@ class UpworkStore:
             return {f.id: f for f in session.exec(select(UpworkFreelancer))}
 
     def rates(self, contract_id: str) -> list[UpworkRate]:
+        return self.rates_of([contract_id])
+
+    def rates_of(self, contract_ids: Sequence[str]) -> list[UpworkRate]:
+        """The rate history of these contracts, in one query."""
+        query = select(UpworkRate).where(UpworkRate.contract_id.in_(list(contract_ids)))  # type: ignore[attr-defined]
         with Session(self.engine) as session:
-            query = select(UpworkRate).where(UpworkRate.contract_id == contract_id).order_by(UpworkRate.start_date)
-            return list(session.exec(query))
+            return list(session.exec(query.order_by(UpworkRate.contract_id, UpworkRate.start_date)))
 
     # mappings ----------------------------------------------------------------------------------------------------
     def user_mappings(self, organization_id: str | None = None) -> list[UpworkUserMapping]:

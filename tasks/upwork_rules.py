@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from models.upwork_store import UpworkContract, UpworkContractMapping, UpworkUserMapping
+
 AGENCY, CLIENT, FREELANCER = "agency", "client", "freelancer"
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -114,6 +116,19 @@ def rate_on(periods: Sequence[RatePeriod], day: date) -> Decimal | None:
         if period.start <= day and (period.end is None or day <= period.end):
             current = period.rate
     return current
+
+
+def mapping_sync_state(
+    contract: UpworkContract, mapping: UpworkContractMapping | None, user: UpworkUserMapping | None
+) -> tuple[bool, str]:
+    """`contract_sync_state` of a stored contract, its mapping and its freelancer's user mapping."""
+    return contract_sync_state(
+        contract.kind,
+        bool(mapping and mapping.enabled),
+        mapping.awork_project_id if mapping else None,
+        user.state if user else None,
+        bool(user and user.sync_enabled),
+    )
 
 
 def contract_sync_state(

@@ -25,7 +25,7 @@ from models.upwork_store import (
 )
 from tasks.import_projects import RETRY
 from tasks.upwork_refresh import upwork_store
-from tasks.upwork_rules import contract_sync_state
+from tasks.upwork_rules import mapping_sync_state
 from tasks.upwork_time_rules import as_utc
 
 RECENT = 10
@@ -85,14 +85,7 @@ def status_view(
             mapping = contract_mappings.get(key) or UpworkContractMapping(
                 organization_id=organization.id, contract_id=contract.id
             )
-            user = users.get((organization.id, contract.freelancer_id))
-            _, state = contract_sync_state(
-                contract.kind,
-                mapping.enabled,
-                mapping.awork_project_id,
-                user.state if user else None,
-                user.sync_enabled if user else True,
-            )
+            _, state = mapping_sync_state(contract, mapping, users.get((organization.id, contract.freelancer_id)))
             synced = sorted(by_contract.get(key, []), key=lambda e: as_utc(e.start))
             freelancer = freelancers.get(contract.freelancer_id)
             name = freelancer.name if freelancer else contract.freelancer_id

@@ -22,7 +22,7 @@ from models.upwork_store import (
     UpworkTimeEntry,
     UpworkUserMapping,
 )
-from tasks.upwork_rules import CLIENT, RatePeriod, contract_sync_state, rate_on
+from tasks.upwork_rules import CLIENT, RatePeriod, mapping_sync_state, rate_on
 
 CELL = timedelta(minutes=10)
 DIARY, DAILY_TOTAL = "diary", "daily total"
@@ -160,13 +160,7 @@ def contract_targets(
         user = users.get((contract.organization_id, contract.freelancer_id))
         if contract.organization_id not in kinds or mapping is None:
             continue
-        syncs, reason = contract_sync_state(
-            contract.kind,
-            mapping.enabled,
-            mapping.awork_project_id,
-            user.state if user else None,
-            user.sync_enabled if user else True,
-        )
+        syncs, reason = mapping_sync_state(contract, mapping, user)
         ref = f"upwork contract {contract.organization_id}/{contract.id}"
         if not syncs:
             if mapping.enabled and mapping.awork_project_id and reason.startswith("freelancer not mapped"):

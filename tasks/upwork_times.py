@@ -74,7 +74,7 @@ def read_upwork_targets(organization_ids: list[str] | None) -> UpworkTargets:
     with AworkClient.from_settings(settings) as awork:
         default = next((t.id for t in awork.types_of_work() if t.name == settings.upwork_type_of_work), None)
     contracts = [c for o in organizations for c in store.contracts(o.id)]
-    rates = [r for contract_id in sorted({c.id for c in contracts}) for r in store.rates(contract_id)]
+    rates = store.rates_of(sorted({c.id for c in contracts}))
     targets, issues = contract_targets(
         organizations, contracts, store.contract_mappings(), store.user_mappings(), rates, default
     )
