@@ -15,7 +15,7 @@ from models.settings import get_settings
 FLOW_NAME = "backfill-upwork"
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=3))
+@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=3), timeout_seconds=6 * 3600)
 def backfill_upwork(
     start: date | None = None,
     end: date | None = None,

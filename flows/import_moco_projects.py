@@ -6,9 +6,9 @@ from prefect import flow, get_run_logger
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from models.plans import ImportPlan, ImportResult
+from models.plans import ImportPlan, ImportResult, PlannedProject
 from models.settings import get_settings
-from models.store import Store, open_store
+from models.store import Store
 from tasks.import_projects import (
     apply_project_batch,
     ensure_companies,
@@ -18,7 +18,7 @@ from tasks.import_projects import (
     read_moco_projects,
 )
 from tasks.project_rules import batches, plan_import
-from tasks.runs import finish_run, publish_run
+from tasks.runs import IMPORT_SCOPE, recorded_run
 
 FLOW_NAME = "import-moco-projects"
 
@@ -31,29 +31,22 @@ class ImportSummary(ImportResult):
     planned: dict[str, int] = {}
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)
+@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False, timeout_seconds=3600)
 def import_moco_projects(dry_run: bool = False) -> ImportSummary:
     """Create or link an awork project for every MOCO project flagged for sync, with its customer, template and
     tasks (task list `MOCO`), write the awork link back to MOCO, and follow later MOCO changes.
 
     With `dry_run` the run stops after the plan and publishes it."""
-    settings = get_settings()
-    store = open_store(settings.database_url)
-    run_id = store.start_run(FLOW_NAME, dry_run=dry_run)
-    try:
-        plan = plan_run(store)
+    with recorded_run(FLOW_NAME, dry_run=dry_run, writes=IMPORT_SCOPE) as run:
+        plan = plan_run(run.store)
         if dry_run:
             summary = ImportSummary(dry_run=True, planned=plan.counts(), issues=plan.issues)
         else:
             summary = apply_plan(plan)
-    except BaseException:
-        finish_run(store, run_id, FLOW_NAME, {}, [], None, failed=True)
-        raise
-    counts = summary.planned if dry_run else summary.counts()
-    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, plan.checked_refs)
-    publish_run(FLOW_NAME, counts, summary.issues, summary.status)
-    get_run_logger().info("%s: %s", summary.status, counts)
-    return summary
+        run.finish(summary.planned if dry_run else summary.counts(), summary.issues, plan.checked_refs)
+    summary.status = run.status
+    get_run_logger().info("%s: %s", summary.status, run.counts)
+    return run.final_state(summary)  # type: ignore[return-value]  # callers get the summary, the UI the state
 
 
 def plan_run(store: Store) -> ImportPlan:
@@ -83,10 +76,18 @@ def apply_plan(plan: ImportPlan) -> ImportSummary:
         creating = any(p.steps.create_project for p in plan.projects)
         awork_by_key = read_awork_project_keys() if creating else {}
         futures = [
-            apply_project_batch.submit(batch, company_ids, awork_by_key)
+            apply_project_batch.with_options(task_run_name=f"apply-projects {batch_names(batch)}").submit(
+                batch, company_ids, awork_by_key
+            )
             for batch in batches(plan.projects, settings.import_batch_size)
         ]
         wait(futures)  # let every batch finish (and commit its links) before a failed one fails the run
         for future in futures:
             total = total.merge(future.result())
     return ImportSummary(**total.model_dump(), planned=plan.counts())
+
+
+def batch_names(batch: list[PlannedProject]) -> str:
+    """The MOCO project numbers of a batch, for the names of task runs."""
+    numbers = [p.draft.identifier or str(p.draft.moco_id) for p in batch]
+    return ", ".join(numbers) if len(numbers) <= 3 else f"{numbers[0]} to {numbers[-1]} ({len(numbers)} projects)"

@@ -13,7 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from connectors.awork import AworkTimeEntry
 from models.plans import ActivityDraft, PushResult, TimePlan
 from models.settings import get_settings
-from models.store import IssueDraft, Store, open_store, utcnow
+from models.store import IssueDraft, Store, utcnow
 from tasks.push_times import (
     ACTIVITY,
     confirm_deleted,
@@ -28,10 +28,11 @@ from tasks.push_times import (
     read_time_entries,
     update_activities,
 )
-from tasks.runs import finish_run, publish_run
+from tasks.runs import PUSH_SCOPE, recorded_run
 from tasks.time_rules import PushContext, SyncWindow, activities_to_read, plan_push, sync_window, zone
 
 FLOW_NAME = "push-awork-times"
+FLOW_TIMEOUT_SECONDS = 3 * 3600  # a resync of a year at MOCO's standard rate limit fits; a hung run does not
 
 
 class PushSummary(PushResult):
@@ -44,7 +45,7 @@ class PushSummary(PushResult):
     planned: dict[str, int] = {}
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def push_awork_times(
     start: date | None = None, end: date | None = None, dry_run: bool = False, last_days: int | None = None
 ) -> PushSummary:
@@ -55,34 +56,29 @@ def push_awork_times(
     the last 35 days to find deletions. With `start`/`end` it resyncs that range of local dates; `last_days`
     resyncs the last that many days up to today (what the nightly schedule does)."""
     settings = get_settings()
-    store = open_store(settings.database_url)
-    run_id = store.start_run(FLOW_NAME, dry_run=dry_run)
-    started = utcnow()
-    try:
+    with recorded_run(FLOW_NAME, dry_run=dry_run, writes=PUSH_SCOPE) as run:
+        started = utcnow()
         current_day = today(settings.timezone)
         if last_days is not None:
             start, end = current_day - timedelta(days=last_days), current_day
         window = sync_window(start, end, current_day, settings.push_rescan_days)
-        cursor = None if window.explicit else store.cursor(FLOW_NAME)
+        cursor = None if window.explicit else run.store.cursor(FLOW_NAME)
         context = read_push_context()
         progress = Progress(dry_run=dry_run)
         for part in window.slices(settings.push_slice_days):  # bounded memory: one slice of days at a time
             entries = read_time_entries(part)
-            context = progress.add(plan_part(store, entries, context, part), context)
+            context = progress.add(plan_part(run.store, entries, context, part), context)
         if not window.explicit:  # the first run's "last run" is now: the overlap is read either way
             since = (cursor or started) - timedelta(minutes=settings.push_cursor_overlap_minutes)
-            context = progress.add(plan_part(store, read_changed_entries(since, window), context, None), context)
+            changed = read_changed_entries(since, window)
+            context = progress.add(plan_part(run.store, changed, context, None), context)
         if not dry_run and not window.explicit:
-            store.set_cursor(FLOW_NAME, started)
-    except BaseException:
-        finish_run(store, run_id, FLOW_NAME, {}, [], None, failed=True)
-        raise
-    summary = progress.summary(window)
-    counts = summary.planned if dry_run else summary.counts()
-    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, progress.checked_refs)
-    publish_run(FLOW_NAME, counts, summary.issues, summary.status)
-    get_run_logger().info("%s (%s to %s): %s", summary.status, window.first_day, window.last_day, counts)
-    return summary
+            run.store.set_cursor(FLOW_NAME, started)
+        summary = progress.summary(window)
+        run.finish(summary.planned if dry_run else summary.counts(), summary.issues, progress.checked_refs)
+    summary.status = run.status
+    get_run_logger().info("%s (%s to %s): %s", summary.status, window.first_day, window.last_day, run.counts)
+    return run.final_state(summary)  # type: ignore[return-value]  # callers get the summary, the UI the state
 
 
 class Progress:
@@ -149,11 +145,25 @@ def apply_plan(plan: TimePlan, context: PushContext) -> tuple[PushResult, PushCo
     by_user: dict[int, list[ActivityDraft]] = {}
     for draft in plan.create:
         by_user.setdefault(draft.user_id, []).append(draft)
-    futures = [create_activities.submit(user, drafts, unassigned_tasks) for user, drafts in sorted(by_user.items())]
+    emails = {user_id: email for email, user_id in context.moco_user_by_email.items()}
+    futures = [
+        create_activities.with_options(
+            task_run_name=f"create-activities {emails.get(user, user)} {days(drafts)}"
+        ).submit(user, drafts, unassigned_tasks)
+        for user, drafts in sorted(by_user.items())
+    ]
     size = settings.push_batch_size
     for i in range(0, max(len(plan.update), len(plan.adopt)), size):
-        futures.append(update_activities.submit(plan.update[i : i + size], plan.adopt[i : i + size], unassigned_tasks))
+        changes, adopted = plan.update[i : i + size], plan.adopt[i : i + size]
+        name = f"update-activities {days([c.draft for c in changes + adopted])}"
+        futures.append(update_activities.with_options(task_run_name=name).submit(changes, adopted, unassigned_tasks))
     wait(futures)
     for future in futures:
         total = total.merge(future.result())
     return total, context
+
+
+def days(drafts: list[ActivityDraft]) -> str:
+    """The dates a batch of activities covers, for the names of task runs."""
+    dates = sorted({d.date for d in drafts})
+    return f"{dates[0]} to {dates[-1]}" if dates else "no days"

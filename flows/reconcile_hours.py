@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from flows.push_awork_times import today
 from models.settings import get_settings
-from models.store import open_store
 from tasks.report_rules import (
     RECONCILE_BY,
     TOTAL,
@@ -32,6 +31,7 @@ from tasks.reports import (
     table_rows,
     write_reconcile_files,
 )
+from tasks.runs import recorded_run
 
 FLOW_NAME = "reconcile-hours"
 
@@ -62,16 +62,14 @@ class ReconcileSummary(BaseModel):
         }
 
 
-@flow(name=FLOW_NAME)
+@flow(name=FLOW_NAME, timeout_seconds=3600)
 def reconcile_hours(start: date | None = None, end: date | None = None, by: str = "project") -> ReconcileSummary:
     """Compare the hours of the linked projects in awork and in MOCO per project, user and day (local dates
     `start`..`end`, by default the last 35 days up to yesterday), report them per project, user, day or week, and
     name each difference's cause: a billed activity, an open sync issue, an unmapped user, an entry outside the
     synced projects, or unknown (e.g. not pushed yet)."""
     settings = get_settings()
-    store = open_store(settings.database_url)
-    run_id = store.start_run(FLOW_NAME)
-    try:
+    with recorded_run(FLOW_NAME, publish=False) as run:
         check_choice(by, RECONCILE_BY)
         first, last = report_window(start, end, today(settings.timezone))
         context = read_reconcile_context()
@@ -86,28 +84,25 @@ def reconcile_hours(start: date | None = None, end: date | None = None, by: str 
         title = f"awork against MOCO, {first} to {last}"
         name = f"reconcile-{first}-to-{last}"
         files = write_reconcile_files(report, differences, weekly_hours(days), name, by, title)
-    except BaseException:
-        store.finish_run(run_id, "failed", {})
-        raise
-    total = report.iloc[-1]
-    summary = ReconcileSummary(
-        status="completed" if total["agree"] else "completed with differences",
-        first_day=first,
-        last_day=last,
-        by=by,
-        awork_hours=float(total["awork_hours"]),
-        moco_hours=float(total["moco_hours"]),
-        difference=float(total["difference"]),
-        differences=int(total["differences"]),
-        agree=bool(total["agree"]),
-        rows=table_rows(report),
-        difference_rows=table_rows(differences),
-        files=files,
-    )
-    store.finish_run(run_id, summary.status, summary.counts())
+        total = report.iloc[-1]
+        summary = ReconcileSummary(
+            status="completed" if total["agree"] else "completed with differences",
+            first_day=first,
+            last_day=last,
+            by=by,
+            awork_hours=float(total["awork_hours"]),
+            moco_hours=float(total["moco_hours"]),
+            difference=float(total["difference"]),
+            differences=int(total["differences"]),
+            agree=bool(total["agree"]),
+            rows=table_rows(report),
+            difference_rows=table_rows(differences),
+            files=files,
+        )
+        run.finish(summary.counts(), status=summary.status)
     publish_report(FLOW_NAME, title, report, files, [total_line(summary), markdown_table(differences)])
     get_run_logger().info("%s (%s to %s): %s", summary.status, first, last, summary.counts())
-    return summary
+    return run.final_state(summary)  # type: ignore[return-value]  # callers get the summary, the UI the state
 
 
 def total_line(summary: ReconcileSummary) -> str:

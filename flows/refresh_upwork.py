@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from models.settings import get_settings
-from models.store import IssueDraft, open_store
-from tasks.runs import finish_run, publish_run
+from models.store import IssueDraft
+from tasks.runs import recorded_run
 from tasks.upwork_refresh import OrganizationRefresh, read_awork_people, refresh_organization, refresh_organizations
 
 FLOW_NAME = "refresh-upwork"
@@ -31,24 +30,17 @@ class RefreshSummary(BaseModel):
         }
 
 
-@flow(name=FLOW_NAME)
+@flow(name=FLOW_NAME, timeout_seconds=3600)
 def refresh_upwork(organization_ids: list[str] | None = None) -> RefreshSummary:
     """Refresh the connected Upwork organisations (all, or those given): contracts with their rate history and
     freelancers; suggest awork users for unmapped freelancers and pre-fill rates of new contracts."""
-    settings = get_settings()
-    store = open_store(settings.database_url)
-    run_id = store.start_run(FLOW_NAME)
-    try:
+    with recorded_run(FLOW_NAME) as run:
         organizations = refresh_organizations()
         people = read_awork_people()
         today = datetime.now(UTC).date()  # Upwork days are UTC days
         wanted = [o for o in organizations if organization_ids is None or o.id in organization_ids]
         summary = RefreshSummary(organizations=[refresh_organization(o, people, today) for o in wanted])
-    except BaseException:
-        finish_run(store, run_id, FLOW_NAME, {}, [], None, failed=True)
-        raise
-    counts = summary.counts()
-    summary.status = finish_run(store, run_id, FLOW_NAME, counts, summary.issues, None)
-    publish_run(FLOW_NAME, counts, summary.issues, summary.status)
-    get_run_logger().info("%s: %s", summary.status, counts)
-    return summary
+        run.finish(summary.counts(), summary.issues)
+    summary.status = run.status
+    get_run_logger().info("%s: %s", summary.status, run.counts)
+    return run.final_state(summary)  # type: ignore[return-value]  # callers get the summary, the UI the state

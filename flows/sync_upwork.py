@@ -16,7 +16,7 @@ FLOW_NAME = "sync-upwork"
 DISCOVERY_DAYS = 14  # new contracts are found from the time of the open weeks (and a vendor's contract list)
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=3))
+@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=3), timeout_seconds=3600)
 def sync_upwork(organization_ids: list[str] | None = None, dry_run: bool = False) -> UpworkTimeSummary:
     """Refresh contracts, freelancers and rates of the selected organisations (all, or those given), then sync the
     current Upwork week and the previous one until it freezes (Monday 12:00 UTC). A day that changed in Upwork is

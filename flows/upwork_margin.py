@@ -10,10 +10,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from models.settings import get_settings
-from models.store import open_store
 from tasks.report_rules import MARGIN_BY, TOTAL, check_choice, margin_report, report_window
 from tasks.reports import ReportFiles, publish_report, read_upwork_entries, table_rows, write_margin_files
+from tasks.runs import recorded_run
 
 FLOW_NAME = "upwork-margin"
 
@@ -38,15 +37,12 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-@flow(name=FLOW_NAME)
+@flow(name=FLOW_NAME, timeout_seconds=3600)
 def upwork_margin(start: date | None = None, end: date | None = None, by: str = "contract") -> MarginSummary:
     """Margin of the Upwork time synced to awork on the UTC days `start`..`end` (by default the last 35 days up to
     yesterday), per contract, project or organisation and currency: hours, pay cost (hours x pay rate), revenue
     (hours x bill rate) and margin; entries without a rate leave their group's figure empty and are flagged."""
-    settings = get_settings()
-    store = open_store(settings.database_url)
-    run_id = store.start_run(FLOW_NAME)
-    try:
+    with recorded_run(FLOW_NAME, publish=False) as run:
         check_choice(by, MARGIN_BY)
         first, last = report_window(start, end, today())
         entries = read_upwork_entries(first, last)
@@ -54,16 +50,13 @@ def upwork_margin(start: date | None = None, end: date | None = None, by: str = 
         title = f"Upwork margin per {by}, {first} to {last}"
         labels = [*MARGIN_BY[by], "currency"]
         files = write_margin_files(report, labels, f"upwork-margin-{first}-to-{last}-by-{by}", title)
-    except BaseException:
-        store.finish_run(run_id, "failed", {})
-        raise
-    summary = MarginSummary(
-        first_day=first, last_day=last, by=by, entries=len(entries), rows=table_rows(report), files=files
-    )
-    store.finish_run(run_id, summary.status, {"entries": summary.entries, "totals": summary.totals()})
+        summary = MarginSummary(
+            first_day=first, last_day=last, by=by, entries=len(entries), rows=table_rows(report), files=files
+        )
+        run.finish({"entries": summary.entries, "totals": summary.totals()}, status=summary.status)
     publish_report(FLOW_NAME, title, report, files, [totals_line(summary)])
     get_run_logger().info("%s (%s to %s): %d entries", summary.status, first, last, summary.entries)
-    return summary
+    return run.final_state(summary)  # type: ignore[return-value]  # callers get the summary, the UI the state
 
 
 def totals_line(summary: MarginSummary) -> str:

@@ -10,9 +10,9 @@ from prefect.futures import as_completed
 
 from flows.progress import RunProgress
 from models.settings import get_settings
-from models.store import IssueDraft, open_store
+from models.store import IssueDraft
 from models.upwork_store import CONNECTED, UpworkStore
-from tasks.runs import finish_run, publish_run
+from tasks.runs import UPWORK_SCOPE, recorded_run
 from tasks.upwork_refresh import upwork_store
 from tasks.upwork_status import publish_upwork_status
 from tasks.upwork_time_rules import day_windows
@@ -56,20 +56,25 @@ def sync_days(
     """Sync the days `first_day`..`last_day` (UTC) of the selected organisations' syncing contracts, window by
     window (one task each, a few in parallel), following the progress."""
     settings = get_settings()
-    store = open_store(settings.database_url)
     upwork = upwork_store(settings)
-    run_id = store.start_run(flow_name, dry_run=dry_run)
     total = UpworkTimeSummary(dry_run=dry_run, first_day=first_day, last_day=last_day)
-    try:
+    with recorded_run(flow_name, dry_run=dry_run, writes=UPWORK_SCOPE, issue_flow=ISSUES) as run:
         issue = connection_issue(upwork)
         if issue:
             total.issues.append(issue)
         else:
             targets = read_upwork_targets(organization_ids)
             windows = day_windows(first_day, last_day, settings.upwork_window_days)
-            progress = RunProgress(f"{flow_name}-progress", len(targets.by_organization) * len(windows), "windows")
+            names = {o.id: o.name for o in upwork.organizations()}
+            progress = RunProgress(
+                f"{flow_name}-progress",
+                len(targets.by_organization) * len(windows),
+                f"{flow_name} {first_day} to {last_day}: organisation windows synced",
+            )
             futures = [
-                sync_upwork_window.submit(organization_id, contracts, first, last, dry_run)
+                sync_upwork_window.with_options(
+                    task_run_name=f"upwork {names.get(organization_id, organization_id)} {first} to {last}"
+                ).submit(organization_id, contracts, first, last, dry_run)
                 for organization_id, contracts in targets.by_organization.items()
                 for first, last in windows
             ]
@@ -81,12 +86,8 @@ def sync_days(
             if not dry_run:
                 for organization_id in targets.by_organization:
                     upwork.mark_synced(organization_id)
-    except BaseException:
-        finish_run(store, run_id, ISSUES, {}, [], None, failed=True)
-        raise
-    counts = total.counts()
-    total.status = finish_run(store, run_id, ISSUES, counts, total.issues, total.checked_refs or [CONNECTION])
-    publish_run(flow_name, counts, total.issues, total.status)
+        run.finish(total.counts(), total.issues, total.checked_refs or [CONNECTION])
+    total.status = run.status
     publish_upwork_status(utc_now().date())
-    get_run_logger().info("%s (%s to %s): %s", total.status, first_day, last_day, counts)
-    return total
+    get_run_logger().info("%s (%s to %s): %s", total.status, first_day, last_day, run.counts)
+    return run.final_state(total)  # type: ignore[return-value]  # callers get the summary, the UI the state

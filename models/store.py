@@ -7,20 +7,112 @@ Alembic migrations in `models/migrations` (`timebridge db upgrade`, also applied
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+    delete,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 
 def utcnow() -> datetime:
     """Now, in UTC (instants are stored in UTC)."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant that always comes back timezone-aware in UTC, on SQLite (which keeps no offset) and PostgreSQL
+    (which answers in the session's time zone). Aware values are converted to UTC on the way in; a naive value is
+    taken to be UTC already (the project's convention, DESIGN rule 8), never the local or the session's time."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact decimal amount: NUMERIC(precision, scale) on PostgreSQL, whole cents (units of the scale) in an
+    integer on SQLite, whose NUMERIC would go through float. Values are rounded half away from zero to the scale,
+    as PostgreSQL does; one too large for the precision is refused on both."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 12, scale: int = 2) -> None:
+        super().__init__(precision, scale, asdecimal=True)
+        self.precision, self.scale = precision, scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(Integer() if dialect.name == "sqlite" else Numeric(self.precision, self.scale))
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> Decimal | int | None:
+        if value is None:
+            return None
+        limit = Decimal(10) ** (self.precision - self.scale)
+        amount = Decimal(value)
+        exact = (
+            amount.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_UP) if amount.is_finite() else amount
+        )
+        if not exact.is_finite() or abs(exact) >= limit:
+            raise ValueError(f"the amount {value} does not fit {self.precision} digits with {self.scale} decimals")
+        return int(exact.scaleb(self.scale)) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads and writes. On SQLite it begins with BEGIN IMMEDIATE: the Python driver would run
+    the reads before the first write outside any transaction, and the write lock taken up front waits its turn
+    (the busy timeout) instead of failing with "database is locked" when upgraded from a read lock."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        yield connection
+
+
+def upsert(engine: Engine, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that takes `.on_conflict_do_update(...)` on this engine's dialect (SQLite or PostgreSQL)."""
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {dialect}")
 
 
 class Link(SQLModel, table=True):
@@ -37,7 +129,7 @@ class Link(SQLModel, table=True):
     parent_id: str | None = Field(default=None, max_length=200, index=True)  # e.g. the MOCO project of a task
     source_hash: str | None = Field(default=None, max_length=64)
     source_day: date | None = None  # the day the source belongs to (an activity's date), for windowed re-scans
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Cursor(SQLModel, table=True):
@@ -46,24 +138,36 @@ class Cursor(SQLModel, table=True):
     __tablename__ = "cursors"
 
     name: str = Field(primary_key=True, max_length=200)
-    value: datetime
-    updated_at: datetime = Field(default_factory=utcnow)
+    value: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SyncIssue(SQLModel, table=True):
-    """A skipped item: what, why, since when; resolved automatically when a later run gets it through."""
+    """A skipped item: what, why, since when; resolved automatically when a later run gets it through. At most
+    one open issue per flow, kind and object (a partial unique index, migration 0005)."""
 
     __tablename__ = "sync_issues"
+    __table_args__ = (
+        Index(
+            "uq_sync_issues_open",
+            "flow",
+            "kind",
+            "object_ref",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     flow: str = Field(max_length=80, index=True)
     kind: str = Field(max_length=80)
     object_ref: str = Field(max_length=300, index=True)
     message: str
-    first_seen: datetime = Field(default_factory=utcnow)
-    last_seen: datetime = Field(default_factory=utcnow)
+    first_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     occurrences: int = 1
-    resolved_at: datetime | None = None
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RunRecord(SQLModel, table=True):
@@ -73,8 +177,8 @@ class RunRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     flow: str = Field(max_length=80, index=True)
-    started_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default="running", max_length=40)
     dry_run: bool = False
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -127,37 +231,27 @@ class Store:
             return {link.source_id: link for link in session.exec(query)}
 
     def save_links(self, records: Sequence[LinkRecord]) -> None:
-        """Insert or update links by (kind, source id), in one transaction."""
+        """Insert or update links by (kind, source id), in one transaction; an upsert, so runs writing the same
+        link at once never collide (the later write wins)."""
         if not records:
             return
-        with Session(self.engine) as session:
-            for kind in {r.kind for r in records}:
-                ids = [r.source_id for r in records if r.kind == kind]
-                existing = {
-                    link.source_id: link
-                    for link in session.exec(
-                        select(Link).where(Link.kind == kind, Link.source_id.in_(ids))  # type: ignore[attr-defined]
-                    )
-                }
-                for record in (r for r in records if r.kind == kind):
-                    link = existing.get(record.source_id) or Link(kind=kind, source_id=record.source_id, target_id="")
-                    link.target_id = record.target_id
-                    link.parent_id = record.parent_id
-                    link.source_hash = record.source_hash
-                    link.source_day = record.source_day
-                    link.updated_at = utcnow()
-                    session.add(link)
-                    existing[record.source_id] = link
-            session.commit()
+        now = utcnow()
+        latest = {(r.kind, r.source_id): r.model_dump() | {"updated_at": now} for r in records}  # the last one wins
+        table = Link.__table__
+        insert = upsert(self.engine, table)  # type: ignore[arg-type]
+        changed = ("target_id", "parent_id", "source_hash", "source_day", "updated_at")
+        statement = insert.on_conflict_do_update(
+            index_elements=["kind", "source_id"], set_={name: insert.excluded[name] for name in changed}
+        )
+        with self.engine.begin() as connection:  # rows in key order: concurrent upserts lock them in one order
+            connection.execute(statement, [latest[key] for key in sorted(latest)])
 
     def delete_links(self, kind: str, source_ids: Iterable[str]) -> None:
         ids = list(source_ids)
         if not ids:
             return
-        with Session(self.engine) as session:
-            for link in session.exec(select(Link).where(Link.kind == kind, Link.source_id.in_(ids))):  # type: ignore[attr-defined]
-                session.delete(link)
-            session.commit()
+        with self.engine.begin() as connection:  # one statement: a link another run deleted first is no error
+            connection.execute(delete(Link).where(Link.kind == kind, Link.source_id.in_(ids)))  # type: ignore[attr-defined]
 
     # cursors ---------------------------------------------------------------------------------------------------
     def cursor(self, name: str) -> datetime | None:
@@ -166,12 +260,15 @@ class Store:
             return row.value if row else None
 
     def set_cursor(self, name: str, value: datetime) -> None:
-        with Session(self.engine) as session:
-            row = session.get(Cursor, name) or Cursor(name=name, value=value)
-            row.value = value.astimezone(UTC)
-            row.updated_at = utcnow()
-            session.add(row)
-            session.commit()
+        """Move a cursor (an upsert: the later of two concurrent writes wins, neither fails)."""
+        insert = upsert(self.engine, Cursor.__table__)  # type: ignore[arg-type]
+        statement = insert.values(name=name, value=value, updated_at=utcnow())  # UTCDateTime makes it UTC
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
 
     def cursors(self) -> list[Cursor]:
         with Session(self.engine) as session:
@@ -180,29 +277,42 @@ class Store:
     # sync issues -----------------------------------------------------------------------------------------------
     def record_issues(self, flow: str, raised: Sequence[IssueDraft], checked: Iterable[str] | None = None) -> None:
         """Open or refresh the raised issues; resolve open issues of this flow that were checked in this run (all
-        of the flow's open issues when `checked` is None) and not raised again."""
+        of the flow's open issues when `checked` is None) and not raised again. Runs recording the same issue at
+        once share one open issue (an upsert on the open-issue index)."""
         now = utcnow()
         raised_keys = {(i.kind, i.object_ref) for i in raised}
         checked_refs = None if checked is None else set(checked)
-        with Session(self.engine) as session:
-            open_rows = session.exec(
-                select(SyncIssue).where(SyncIssue.flow == flow, SyncIssue.resolved_at.is_(None))  # type: ignore[union-attr]
+        table = SyncIssue.__table__
+        insert = upsert(self.engine, table)  # type: ignore[arg-type]
+        refresh = insert.on_conflict_do_update(
+            index_elements=["flow", "kind", "object_ref"],
+            index_where=table.c.resolved_at.is_(None),  # type: ignore[attr-defined]
+            set_={
+                "message": insert.excluded.message,
+                "last_seen": insert.excluded.last_seen,
+                "occurrences": table.c.occurrences + 1,  # type: ignore[attr-defined]
+            },
+        )
+        with writing(self.engine) as connection:
+            for issue in sorted(raised, key=lambda i: (i.kind, i.object_ref)):  # one each: raised twice counts twice
+                row = issue.model_dump() | {"flow": flow, "first_seen": now, "last_seen": now, "occurrences": 1}
+                connection.execute(refresh, row)
+            open_rows = connection.execute(
+                select(table.c.id, table.c.kind, table.c.object_ref).where(  # type: ignore[attr-defined]
+                    table.c.flow == flow,  # type: ignore[attr-defined]
+                    table.c.resolved_at.is_(None),  # type: ignore[attr-defined]
+                )
             ).all()
-            by_key = {(row.kind, row.object_ref): row for row in open_rows}
-            for issue in raised:
-                row = by_key.get((issue.kind, issue.object_ref))
-                if row:
-                    row.message, row.last_seen, row.occurrences = issue.message, now, row.occurrences + 1
-                else:
-                    row = SyncIssue(flow=flow, kind=issue.kind, object_ref=issue.object_ref, message=issue.message)
-                    by_key[(issue.kind, issue.object_ref)] = row
-                session.add(row)
-            for row in open_rows:
-                in_scope = checked_refs is None or row.object_ref in checked_refs
-                if in_scope and (row.kind, row.object_ref) not in raised_keys:
-                    row.resolved_at = now
-                    session.add(row)
-            session.commit()
+            resolved = [
+                row.id
+                for row in open_rows
+                if (checked_refs is None or row.object_ref in checked_refs)
+                and (row.kind, row.object_ref) not in raised_keys
+            ]
+            if resolved:
+                connection.execute(
+                    update(table).where(table.c.id.in_(resolved), table.c.resolved_at.is_(None)).values(resolved_at=now)  # type: ignore[attr-defined]
+                )
 
     def open_issues(self, flow: str | None = None) -> list[SyncIssue]:
         query = select(SyncIssue).where(SyncIssue.resolved_at.is_(None))  # type: ignore[union-attr]
@@ -217,7 +327,8 @@ class Store:
             run = RunRecord(flow=flow, dry_run=dry_run)
             session.add(run)
             session.commit()
-            assert run.id is not None
+            if run.id is None:
+                raise RuntimeError(f"the store gave the run record of {flow} no id; is the runs table intact?")
             return run.id
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
@@ -254,16 +365,18 @@ def engine_for(url: str) -> Engine:
 
 
 _upgraded: set[str] = set()
+_upgrade_lock = threading.Lock()
 
 
 def open_store(url: str) -> Store:
-    """The store at `url`, migrated to the latest schema (once per process)."""
+    """The store at `url`, migrated to the latest schema (once per process; `upgrade` itself makes processes
+    take turns)."""
     from models.migrate import upgrade
 
     engine = engine_for(url)
-    with _engines_lock:
-        needs_upgrade = url not in _upgraded
-        _upgraded.add(url)
-    if needs_upgrade:
-        upgrade(engine)
+    if url not in _upgraded:
+        with _upgrade_lock:
+            if url not in _upgraded:
+                upgrade(engine)
+                _upgraded.add(url)  # only once it succeeded: a failed upgrade is tried again next time
     return Store(engine)

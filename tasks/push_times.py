@@ -59,7 +59,12 @@ def read_push_context() -> PushContext:
     )
 
 
-@task(name="read-awork-time-entries", cache_policy=NO_CACHE, **RETRY)
+@task(
+    name="read-awork-time-entries",
+    cache_policy=NO_CACHE,
+    task_run_name="read-awork-time-entries {days.first_day} to {days.last_day}",
+    **RETRY,
+)
 def read_time_entries(days: SyncWindow) -> list[AworkTimeEntry]:
     """Entries whose local date lies in the given days (1000 per page)."""
     settings = get_settings()
@@ -186,7 +191,7 @@ def moco_refused(entry_id: str, error: ClientError) -> IssueDraft:
     )
 
 
-@task(name="create-activities", cache_policy=NO_CACHE, task_run_name="create-activities-user-{user_id}", **RETRY)
+@task(name="create-activities", cache_policy=NO_CACHE, **RETRY)
 def create_activities(user_id: int, drafts: list[ActivityDraft], unassigned_tasks: dict[int, int]) -> PushResult:
     """Create one user's new activities in bulk (100 per request, as that user); a lost answer is resolved by
     looking the activities up by remote_id, a refused bulk by creating its items one by one."""
