@@ -7,6 +7,7 @@ from datetime import datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 
 from connectors.awork import AworkClient, AworkTimeEntry
 from connectors.http import ClientError, NotFoundError
@@ -124,11 +125,17 @@ def prepare_projects(
     staff: Sequence[Staffing], unassigned_task_projects: Sequence[int], context: PushContext
 ) -> tuple[dict[int, int], PushResult]:
     """Staff users on projects, and create each needed project's task for unassigned time once. Returns the
-    unassigned task ids by MOCO project."""
+    unassigned task ids by MOCO project. Safe to run twice: a retry re-reads the staffing first, and the task is
+    looked up by name before it is created."""
     settings = get_settings()
     result = PushResult()
     known = {p.moco_id: p.unassigned_task_id for p in context.projects.values() if p.unassigned_task_id}
+    name = settings.moco_unassigned_task_name
     with MocoClient.from_settings(settings) as moco:
+        if is_retry() and staff:
+            projects = moco.projects_by_ids(sorted({s.moco_project_id for s in staff}))
+            staffed = {(p.id, c.user_id) for p in projects for c in p.contracts if c.active}
+            staff = [s for s in staff if (s.moco_project_id, s.user_id) not in staffed]
         for staffing in staff:
             try:
                 moco.create_contract(staffing.moco_project_id, staffing.user_id)
@@ -142,7 +149,6 @@ def prepare_projects(
                         f"{staffing.moco_project_id}: {error.message}",
                     )
                 )
-        name = settings.moco_unassigned_task_name
         for project_id in unassigned_task_projects:
             if project_id in known:
                 continue
@@ -151,10 +157,17 @@ def prepare_projects(
                 tasks = moco.project_tasks(project_id)
                 return next((t.id for t in tasks if normalize_name(t.name) == normalize_name(name)), None)
 
-            task_id, created = create_once(lambda p=project_id: moco.create_task(p, name).id, find)
+            task_id = find()  # an earlier attempt (or run) may have created it already
+            if task_id is None:
+                task_id, created = create_once(lambda p=project_id: moco.create_task(p, name).id, find)
+                result.tasks_created += created
             known[project_id] = task_id
-            result.tasks_created += created
     return known, result
+
+
+def is_retry() -> bool:
+    """Whether this task run is a Prefect retry (an earlier attempt may have written part of its batch)."""
+    return (task_run.run_count or 1) > 1
 
 
 def activity_fields(draft: ActivityDraft, unassigned_tasks: dict[int, int]) -> ActivityFields:
@@ -194,11 +207,21 @@ def moco_refused(entry_id: str, error: ClientError) -> IssueDraft:
 @task(name="create-activities", cache_policy=NO_CACHE, **RETRY)
 def create_activities(user_id: int, drafts: list[ActivityDraft], unassigned_tasks: dict[int, int]) -> PushResult:
     """Create one user's new activities in bulk (100 per request, as that user); a lost answer is resolved by
-    looking the activities up by remote_id, a refused bulk by creating its items one by one."""
+    looking the activities up by remote_id, a refused bulk by creating its items one by one. Safe to run twice:
+    drafts an earlier attempt created (linked with the same hash, or, on a retry, found in MOCO by remote_id) are
+    linked, never sent again."""
     settings = get_settings()
     store = open_store(settings.database_url)
     result = PushResult()
+    done = store.links(ACTIVITY, source_ids=[d.entry_id for d in drafts])
+    drafts = [d for d in drafts if not ((link := done.get(d.entry_id)) and link.source_hash == d.hash)]
     with MocoClient.from_settings(settings) as moco:
+        if is_retry() and drafts:
+            found = {a.remote_id: a for a in moco.activities(remote_ids=[d.remote_id for d in drafts])}
+            adopted = [activity_link(d, found[d.remote_id].id) for d in drafts if d.remote_id in found]
+            store.save_links(adopted)
+            result.activities_linked += len(adopted)
+            drafts = [d for d in drafts if d.remote_id not in found]
         for chunk in chunks(drafts, BULK_MAX):
             fields = [activity_fields(d, unassigned_tasks) for d in chunk]
             by_remote_id = {d.remote_id: d for d in chunk}
