@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, NoReturn
 from urllib.parse import parse_qs, urlparse
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from connectors.upwork import UpworkOAuth
 from flows.console import print_rows
@@ -38,33 +40,98 @@ def table(title: str, *columns: str) -> Table:
 
 @app.command()
 def connect(
-    redirect_url: Annotated[str | None, typer.Option(help="The URL Upwork redirected the browser to.")] = None,
-    code: Annotated[str | None, typer.Option(help="The authorization code from that URL.")] = None,
+    redirect_url: Annotated[
+        str | None, typer.Option(help="The URL Upwork redirected the browser to, after an earlier `connect`.")
+    ] = None,
+    code: Annotated[str | None, typer.Option(help="The authorization code from that URL (needs --state).")] = None,
+    state: Annotated[str | None, typer.Option(help="The state from that URL, checked against the pending one.")] = None,
+    no_state_check: Annotated[
+        bool, typer.Option("--no-state-check", help="Take --code without its state (you checked the redirect).")
+    ] = False,
     listen: Annotated[bool, typer.Option(help="Wait for the redirect on the loopback redirect URI.")] = False,
 ) -> None:
-    """Connect timebridge to Upwork: open the printed URL, approve, then give the redirect URL (or the code),
-    or let `--listen` catch the redirect on the loopback redirect URI."""
+    """Connect timebridge to Upwork: open the printed URL, approve, then paste the URL Upwork redirected to, or let
+    `--listen` catch it. To finish later, run `connect --redirect-url URL` (or `--code CODE --state STATE`): the
+    redirect's `state` must be the one of the URL `connect` printed last."""
     from connectors.upwork import upwork_http
 
     settings = get_settings()
-    state = secrets.token_urlsafe(16)
     oauth = UpworkOAuth(settings, upwork_http(settings))
-    console.print("Open this URL, sign in to Upwork and approve timebridge:")
-    console.print(oauth.authorize_url(state), soft_wrap=True, markup=False)
-    if listen:
-        redirect_url = wait_for_redirect(settings.upwork_redirect_uri)
+    pending = pending_state_file(settings.database_url)
     if redirect_url:
-        query = parse_qs(urlparse(redirect_url).query)
-        if listen and query.get("state", [""])[0] != state:
-            raise typer.BadParameter("the redirect carries another state: start `connect` again")
-        code = query.get("code", [None])[0]
-    if not code:
-        code = typer.prompt("Paste the URL Upwork redirected to (or just its code)")
-        code = parse_qs(urlparse(code).query).get("code", [code])[0]
+        code = code_from_redirect(redirect_url, read_pending_state(pending))
+    elif code:
+        if not no_state_check:
+            check_state(state, read_pending_state(pending))
+    else:
+        expected = new_pending_state(pending)
+        console.print("Open this URL, sign in to Upwork and approve timebridge:")
+        console.print(oauth.authorize_url(expected), soft_wrap=True, markup=False)
+        if listen:
+            answer = wait_for_redirect(settings.upwork_redirect_uri)
+        else:
+            answer = typer.prompt("Paste the URL Upwork redirected to (Enter: later)", default="", show_default=False)
+            if not answer:
+                console.print("Finish with `timebridge upwork connect --redirect-url URL`.")
+                return
+        code = code_from_redirect(answer, expected)
     name = finish_connection(oauth, code)
+    pending.unlink(missing_ok=True)  # a state is good for one connection
     console.print(
         f"Connected as {name}. Run `timebridge upwork refresh` to read the organisations, contracts and freelancers."
     )
+
+
+def pending_state_file(database_url: str) -> Path:
+    """Where a started `connect` keeps its OAuth state: beside the SQLite store, else in `.timebridge/`."""
+    url = make_url(database_url)
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    return (Path(url.database).parent if sqlite_file else Path(".timebridge")) / "upwork-connect-state"
+
+
+def new_pending_state(pending: Path) -> str:
+    """A fresh OAuth state, kept (readable by the owner only) until its redirect comes back, maybe to a later run."""
+    state = secrets.token_urlsafe(16)
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.touch(mode=0o600)
+    pending.write_text(state)
+    return state
+
+
+def read_pending_state(pending: Path) -> str | None:
+    return pending.read_text().strip() if pending.exists() else None
+
+
+def code_from_redirect(redirect_url: str, expected: str | None) -> str:
+    """The authorization code of Upwork's redirect, once its `state` is the pending one."""
+    query = parse_qs(urlparse(redirect_url).query)
+    if "error" in query:
+        refuse(f"Upwork answered {query['error'][0]}: nothing was connected; run `timebridge upwork connect` again.")
+    check_state(query.get("state", [None])[0], expected)
+    if not query.get("code"):
+        refuse("The redirect URL carries no code: paste the whole URL Upwork redirected the browser to.")
+    return query["code"][0]
+
+
+def check_state(received: str | None, expected: str | None) -> None:
+    """Refuse a code whose state is missing or not the one of the authorize URL `connect` printed (CSRF)."""
+    if expected is None:
+        refuse("No connect is pending: run `timebridge upwork connect` and open the URL it prints.")
+    if not received:
+        refuse(
+            "The redirect carries no state, so it cannot be told from a forged one: paste the whole redirect URL, "
+            "or pass --state STATE with --code (or --no-state-check if you checked it yourself)."
+        )
+    if not secrets.compare_digest(received.encode(), expected.encode()):
+        refuse(
+            "The state does not match the URL `connect` printed last: this redirect may not be yours. Nothing was "
+            "connected; run `timebridge upwork connect` again."
+        )
+
+
+def refuse(message: str) -> NoReturn:
+    console.print(message, style="red", soft_wrap=True, markup=False)
+    raise typer.Exit(2)
 
 
 def finish_connection(oauth: UpworkOAuth, code: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import Connector, RateLimit, build_client, paginate_page_size
+from connectors.http import Connector, RateLimit, build_client, paginate_page_size, url_path
 from models.settings import Settings, retry_policy
 
 PAGE_SIZE = 1000  # awork's maximum page size
@@ -241,6 +241,7 @@ class AworkClient(Connector):
             limiter_key=settings.awork_api_key,
             timeout=settings.http_timeout_seconds,
             retry=retry_policy(settings),
+            max_pages=settings.http_max_pages,
             **overrides,
         )
         return cls(http)
@@ -266,7 +267,7 @@ class AworkClient(Connector):
 
     # projects --------------------------------------------------------------------------------------------------
     def project(self, project_id: str) -> AworkProject:
-        return AworkProject.model_validate(self.http.get(f"projects/{project_id}"))
+        return AworkProject.model_validate(self.http.get(url_path("projects", project_id)))
 
     def projects(self) -> list[AworkProject]:
         return [AworkProject.model_validate(item) for item in self._list("projects")]
@@ -282,19 +283,20 @@ class AworkClient(Connector):
     def update_project(self, current: AworkProject, form: AworkProjectForm) -> AworkProject:
         """Set our fields on a project, keeping the values of the fields we do not own."""
         body = {**current.kept_fields(), **form.body(for_update=True)}
-        response = self.http.request("PUT", f"projects/{current.id}", json=body)
+        response = self.http.request("PUT", url_path("projects", current.id), json=body)
         return AworkProject.model_validate(response.json())
 
     # task lists and tasks --------------------------------------------------------------------------------------
     def task_lists(self, project_id: str) -> list[AworkTaskList]:
-        return [AworkTaskList.model_validate(item) for item in self._list(f"projects/{project_id}/tasklists")]
+        items = self._list(url_path("projects", project_id, "tasklists"))
+        return [AworkTaskList.model_validate(item) for item in items]
 
     def create_task_list(self, project_id: str, name: str) -> AworkTaskList:
-        response = self.http.request("POST", f"projects/{project_id}/tasklists", json={"name": name})
+        response = self.http.request("POST", url_path("projects", project_id, "tasklists"), json={"name": name})
         return AworkTaskList.model_validate(response.json())
 
     def project_tasks(self, project_id: str) -> list[AworkTask]:
-        return [AworkTask.model_validate(item) for item in self._list(f"projects/{project_id}/projecttasks")]
+        return [AworkTask.model_validate(item) for item in self._list(url_path("projects", project_id, "projecttasks"))]
 
     def create_task(self, project_id: str, name: str, task_list_id: str, order: float) -> AworkTask:
         body = {
@@ -306,7 +308,7 @@ class AworkClient(Connector):
         return AworkTask.model_validate(self.http.request("POST", "tasks", json=body).json())
 
     def rename_task(self, task: AworkTask, name: str) -> AworkTask:
-        response = self.http.request("PUT", f"tasks/{task.id}", json=task.form(name=name))
+        response = self.http.request("PUT", url_path("tasks", task.id), json=task.form(name=name))
         return AworkTask.model_validate(response.json())
 
     # users, types of work, time entries ------------------------------------------------------------------------
@@ -332,7 +334,7 @@ class AworkClient(Connector):
         return [AworkTimeEntry.model_validate(item) for item in self._list("timeentries", expr)]
 
     def time_entry(self, time_entry_id: str) -> AworkTimeEntry:
-        return AworkTimeEntry.model_validate(self.http.get(f"timeentries/{time_entry_id}"))
+        return AworkTimeEntry.model_validate(self.http.get(url_path("timeentries", time_entry_id)))
 
     def create_time_entry(self, form: AworkTimeEntryForm) -> AworkTimeEntry:
         response = self.http.request("POST", "timeentries", json=form.body())
@@ -340,11 +342,11 @@ class AworkClient(Connector):
 
     def update_time_entry(self, time_entry_id: str, form: AworkTimeEntryForm) -> AworkTimeEntry:
         """Replace a time entry's form (awork resets what a PUT leaves out, so the form carries every field)."""
-        response = self.http.request("PUT", f"timeentries/{time_entry_id}", json=form.body())
+        response = self.http.request("PUT", url_path("timeentries", time_entry_id), json=form.body())
         return AworkTimeEntry.model_validate(response.json())
 
     def delete_time_entry(self, time_entry_id: str) -> None:
-        self.http.request("DELETE", f"timeentries/{time_entry_id}")
+        self.http.request("DELETE", url_path("timeentries", time_entry_id))
 
 
 def _day_start(moment: datetime) -> datetime:

@@ -2,10 +2,11 @@
 
 Every connector gets its `ApiClient` from `build_client`. Retries (tenacity) cover transport errors, 429 (never
 sooner than `Retry-After` / `ratelimit-reset` says) and 5xx, with exponential backoff and jitter. A POST is only
-retried when the server cannot have acted on it (connection refused, 429, 503); otherwise the error is raised as
-`AmbiguousWriteError` and the caller looks the object up before trying again (see `tasks.idempotent`).
-A token bucket per API and key keeps us inside the documented rate limit. Secrets live only in the client's
-default headers: they never appear in errors, reprs or logs.
+retried when the server cannot have acted on it (connection refused, 429, 503) or when it is marked idempotent (a
+GraphQL query); otherwise the error is raised as `AmbiguousWriteError` and the caller looks the object up before
+trying again (see `tasks.idempotent`). A token bucket per API and key keeps us inside the documented rate limit.
+Secrets live only in the client's default headers: they never appear in errors, reprs or logs. Paginated reads
+stay on the client's host, end after `max_pages` pages and never follow the same cursor twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -77,6 +79,14 @@ class AuthError(ClientError):
 
 class ValidationFailedError(ClientError):
     """400/422: the API rejected the payload; the message says why."""
+
+
+class PaginationError(ApiError):
+    """A list that does not end: more pages than `max_pages`, or a cursor (link, page, offset) seen before."""
+
+
+class ForeignLinkError(PaginationError):
+    """A next-page link to another scheme, host or port: not followed, so the API key never leaves its API."""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -179,18 +189,24 @@ class ApiClient:
         limiter: RateLimiter | None,
         retry: RetryPolicy,
         error_message: Callable[[httpx.Response], str],
+        max_pages: int = 10_000,
     ) -> None:
         self.api = api
         self._http = http
         self._limiter = limiter
         self._retry = retry
         self._error_message = error_message
+        self.max_pages = max_pages  # the longest list a paginator reads before it gives up with `PaginationError`
         self.requests = 0  # HTTP requests actually sent, retries included
         self.writes = 0
         self._count_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ApiClient({self.api!r}, base_url={str(self._http.base_url)!r})"
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._http.base_url
 
     def request(
         self,
@@ -202,8 +218,12 @@ class ApiClient:
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send a request with retries; return the successful response or raise a typed `ApiError`."""
+        """Send a request with retries; return the successful response or raise a typed `ApiError`. An idempotent
+        request (default: by method; a read sent as POST says so) is retried after a timeout, a dropped connection
+        or a 5xx; any other write then raises `AmbiguousWriteError`."""
+        safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.max_attempts),
             wait=self._retry.wait,
@@ -211,7 +231,7 @@ class ApiClient:
             sleep=self._retry.sleep,
             reraise=True,
         )
-        return retrying(self._send_once, method, url, params, json, data, headers, auth)
+        return retrying(self._send_once, method, url, params, json, data, headers, auth, safe_to_repeat)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode the JSON body."""
@@ -235,13 +255,13 @@ class ApiClient:
         data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         auth: httpx.Auth | None,
+        safe_to_repeat: bool,
     ) -> httpx.Response:
         if self._limiter:
             self._limiter.acquire()
         with self._count_lock:
             self.requests += 1
             self.writes += method not in ("GET", "HEAD")
-        safe_to_repeat = method in IDEMPOTENT_METHODS
         try:
             response = self._http.request(
                 method, url, params=params, json=json, data=data, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT
@@ -311,8 +331,9 @@ def build_client(
     retry: RetryPolicy | None = None,
     error_message: Callable[[httpx.Response], str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    max_pages: int = 10_000,
 ) -> ApiClient:
-    """The client factory every connector uses: auth headers, explicit timeouts, retries, rate limit."""
+    """The client factory every connector uses: auth headers, explicit timeouts, retries, rate limit, page bound."""
     if not base_url:
         raise ValueError(f"no base URL configured for {api}; set TIMEBRIDGE_{api.upper()}_BASE_URL")
     headers = {name: value.get_secret_value() for name, value in auth_headers.items()}
@@ -324,7 +345,7 @@ def build_client(
         transport=transport,
     )
     limiter = shared_limiter(api, limiter_key or SecretStr(base_url), limits) if limits else None
-    return ApiClient(api, http, limiter, retry or RetryPolicy(), error_message or default_error_message)
+    return ApiClient(api, http, limiter, retry or RetryPolicy(), error_message or default_error_message, max_pages)
 
 
 def default_error_message(response: httpx.Response) -> str:
@@ -353,24 +374,77 @@ def _flatten(value: Any) -> str:
     return str(value)
 
 
-# --- pagination ---------------------------------------------------------------------------------------------------
+# --- paths and pagination -----------------------------------------------------------------------------------------
+def url_path(*segments: object) -> str:
+    """A relative URL path of quoted segments: `url_path("projects", 7, "tasks")` is "projects/7/tasks". An id cannot
+    add segments, a query or a fragment ("1/../users" stays one segment); empty, "." and ".." ids are refused."""
+    parts = []
+    for segment in segments:
+        text = str(segment)
+        if text in ("", ".", ".."):
+            raise ValueError(f"{text!r} is not a usable id in a URL path")
+        parts.append(quote(text, safe=""))
+    return "/".join(parts)
+
+
+class PageGuard:
+    """Keeps one paginated read finite: at most the client's `max_pages` pages, and no cursor twice."""
+
+    def __init__(self, client: ApiClient, what: str, method: str = "GET") -> None:
+        self._client, self._what, self._method = client, what, method
+        self._seen: set[object] = set()
+
+    def turn(self, cursor: object) -> None:
+        """Count the page about to be read at `cursor` (a link, page number or offset); a `PaginationError` instead
+        of reading page `max_pages` + 1 or a cursor already read."""
+        api, limit = self._client.api, self._client.max_pages
+        if cursor is None or cursor in self._seen:
+            message = f"the next-page cursor {cursor!r} repeats or is missing; stopped instead of looping"
+            raise PaginationError(api, self._method, self._what, None, message)
+        if len(self._seen) >= limit:
+            message = f"still more pages after {limit}; stopped (raise TIMEBRIDGE_HTTP_MAX_PAGES if it is that long)"
+            raise PaginationError(api, self._method, self._what, None, message)
+        self._seen.add(cursor)
+
+
 def paginate_link_header(client: ApiClient, path: str, params: Mapping[str, Any], per_page: int) -> Iterator[Any]:
-    """Items of a list that pages with `page`/`per_page` and a `Link: <...>; rel="next"` header (MOCO)."""
+    """Items of a list that pages with `page`/`per_page` and a `Link: <...>; rel="next"` header (MOCO). A link to
+    another scheme, host or port raises `ForeignLinkError` before anything is sent there."""
+    guard = PageGuard(client, path)
+    guard.turn(path)
     response = client.request("GET", path, params={**params, "per_page": per_page, "page": 1})
     while True:
         yield from response.json()
         next_url = response.links.get("next", {}).get("url")
         if not next_url:
             return
+        _check_origin(client, path, client.base_url.join(next_url))
+        guard.turn(next_url)
         response = client.request("GET", next_url)
+
+
+def _check_origin(client: ApiClient, path: str, link: httpx.URL) -> None:
+    home = client.base_url
+    if (link.scheme, link.host, _port(link)) != (home.scheme, home.host, _port(home)):
+        message = (
+            f"the next-page link points to {link.scheme}://{link.host}:{_port(link)}, not to "
+            f"{home.scheme}://{home.host}:{_port(home)}; not followed, so the API key stays with {client.api}"
+        )
+        raise ForeignLinkError(client.api, "GET", path, None, message)
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 def paginate_page_size(
     client: ApiClient, path: str, params: Mapping[str, Any], page_size: int, total_header: str = "aw-totalitems"
 ) -> Iterator[Any]:
     """Items of a list that pages with `page`/`pageSize` and reports the total in a header (awork)."""
+    guard = PageGuard(client, path)
     page = 1
     while True:
+        guard.turn(page)
         response = client.request("GET", path, params={**params, "page": page, "pageSize": page_size})
         items = response.json()
         yield from items

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import Connector, RateLimit, build_client, paginate_link_header
+from connectors.http import Connector, RateLimit, build_client, paginate_link_header, url_path
 from models.settings import Settings, retry_policy
 
 PER_PAGE = 100  # MOCO's maximum page size
@@ -128,6 +128,7 @@ class MocoClient(Connector):
             limiter_key=settings.moco_api_key,
             timeout=settings.http_timeout_seconds,
             retry=retry_policy(settings),
+            max_pages=settings.http_max_pages,
             **overrides,
         )
         return cls(http)
@@ -151,15 +152,15 @@ class MocoClient(Connector):
             yield MocoProject.model_validate(item)
 
     def project(self, project_id: int) -> MocoProject:
-        return MocoProject.model_validate(self.http.get(f"projects/{project_id}"))
+        return MocoProject.model_validate(self.http.get(url_path("projects", project_id)))
 
     def update_project_custom_properties(self, project_id: int, values: Mapping[str, str]) -> MocoProject:
         """Write custom field values; MOCO merges them with the project's other custom fields."""
-        response = self.http.request("PUT", f"projects/{project_id}", json={"custom_properties": dict(values)})
+        response = self.http.request("PUT", url_path("projects", project_id), json={"custom_properties": dict(values)})
         return MocoProject.model_validate(response.json())
 
     def project_tasks(self, project_id: int) -> Iterator[MocoTask]:
-        for item in paginate_link_header(self.http, f"projects/{project_id}/tasks", {}, PER_PAGE):
+        for item in paginate_link_header(self.http, url_path("projects", project_id, "tasks"), {}, PER_PAGE):
             yield MocoTask.model_validate(item)
 
     def companies(self, *, company_type: str | None = "customer") -> Iterator[MocoCompany]:
@@ -189,11 +190,12 @@ class MocoClient(Connector):
 
     def create_contract(self, project_id: int, user_id: int) -> MocoContract:
         """Staff a user on a project (a project contract)."""
-        response = self.http.request("POST", f"projects/{project_id}/contracts", json={"user_id": user_id})
+        response = self.http.request("POST", url_path("projects", project_id, "contracts"), json={"user_id": user_id})
         return MocoContract.model_validate(response.json())
 
     def create_task(self, project_id: int, name: str, *, billable: bool = True) -> MocoTask:
-        response = self.http.request("POST", f"projects/{project_id}/tasks", json={"name": name, "billable": billable})
+        body = {"name": name, "billable": billable}
+        response = self.http.request("POST", url_path("projects", project_id, "tasks"), json=body)
         return MocoTask.model_validate(response.json())
 
     def activities(
@@ -230,11 +232,11 @@ class MocoClient(Connector):
 
     def update_activity(self, user_id: int, activity_id: int, activity: ActivityFields) -> MocoActivity:
         body = activity.model_dump(mode="json", exclude_none=True)
-        response = self.http.request("PUT", f"activities/{activity_id}", json=body, headers=_as_user(user_id))
+        response = self.http.request("PUT", url_path("activities", activity_id), json=body, headers=_as_user(user_id))
         return MocoActivity.model_validate(response.json())
 
     def delete_activity(self, user_id: int, activity_id: int) -> None:
-        self.http.request("DELETE", f"activities/{activity_id}", headers=_as_user(user_id))
+        self.http.request("DELETE", url_path("activities", activity_id), headers=_as_user(user_id))
 
 
 BULK_MAX = 100

@@ -1,12 +1,15 @@
 """Upwork: OAuth 2.0 with rotating refresh tokens, and the GraphQL API (errors arrive inside HTTP 200 bodies).
 
 Tokens are kept by a `TokenKeeper` (the store keeps them encrypted); the client refreshes an access token shortly
-before it expires and once more on a 401, and hands every rotated refresh token to the keeper at once.
+before it expires and once more on a 401, under the keeper's lock: whoever waited reads the winner's tokens, so a
+rotated refresh token is used once and stored at once. Queries are reads: retried like a GET.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -21,6 +24,7 @@ from connectors.http import (
     AuthError,
     ClientError,
     Connector,
+    PageGuard,
     RateLimit,
     build_client,
 )
@@ -56,14 +60,25 @@ class TokenSet(BaseModel):
     expires_at: datetime
 
 
+class LockedTokens(Protocol):
+    """The stored tokens, read under a lock held until the `with` block ends (other threads and processes wait);
+    either write ends the transaction that holds it."""
+
+    @property
+    def tokens(self) -> TokenSet | None: ...
+
+    def save(self, tokens: TokenSet) -> None: ...
+
+    def needs_reauthorization(self, refused: SecretStr) -> None:
+        """Mark the connection, unless its refresh token is no longer `refused` (compare-and-set)."""
+
+
 class TokenKeeper(Protocol):
     """Where tokens live between runs (the store, encrypted)."""
 
     def load(self) -> TokenSet | None: ...
 
-    def save(self, tokens: TokenSet) -> None: ...
-
-    def needs_reauthorization(self, reason: str) -> None: ...
+    def locked_tokens(self) -> AbstractContextManager[LockedTokens]: ...
 
 
 class UpworkOAuth:
@@ -218,27 +233,41 @@ class UpworkClient(Connector):
         return cls(http, settings.upwork_graphql_url, tokens, UpworkOAuth(settings, http))
 
     # tokens ----------------------------------------------------------------------------------------------------
-    def _access_token(self, force_refresh: bool = False) -> SecretStr:
+    def _access_token(self, refused: SecretStr | None = None) -> SecretStr:
+        """A usable access token. One that expires soon, or that Upwork just `refused` (401), is refreshed under the
+        keeper's lock (one per store in this process, and a database lock across processes): the tokens are read
+        again there, so only the first caller refreshes and the others take the tokens it stored."""
         tokens = self._tokens.load()
-        if tokens is None:
-            raise ReauthorizationNeeded(
-                "upwork", "POST", "graphql", None, "not connected: run `timebridge upwork connect`"
-            )
-        if force_refresh or tokens.expires_at - REFRESH_MARGIN <= self._clock():
+        if tokens is not None and not self._stale(tokens, refused):
+            return tokens.access_token
+        with self._tokens.locked_tokens() as stored:
+            tokens = stored.tokens
+            if tokens is None:
+                raise ReauthorizationNeeded(
+                    "upwork", "POST", "graphql", None, "not connected: run `timebridge upwork connect`"
+                )
+            if not self._stale(tokens, refused):
+                return tokens.access_token
             try:
-                tokens = self._oauth.refresh(tokens.refresh_token)
-            except ReauthorizationNeeded as error:
-                self._tokens.needs_reauthorization(error.message)
+                fresh = self._oauth.refresh(tokens.refresh_token)
+            except ReauthorizationNeeded:
+                stored.needs_reauthorization(tokens.refresh_token)
                 raise
-            self._tokens.save(tokens)  # the old refresh token dies within 24 h: keep the new one at once
-        return tokens.access_token
+            stored.save(fresh)  # the used refresh token is about to die: keep the new one in the same transaction
+            return fresh.access_token
+
+    def _stale(self, tokens: TokenSet, refused: SecretStr | None) -> bool:
+        if refused is not None and tokens.access_token.get_secret_value() == refused.get_secret_value():
+            return True
+        return tokens.expires_at - REFRESH_MARGIN <= self._clock()
 
     # queries ---------------------------------------------------------------------------------------------------
     def query(self, query: str, variables: dict[str, Any] | None = None, tenant: str | None = None) -> dict[str, Any]:
-        """Run a GraphQL query; its `data`, or a typed error."""
-        response = self._post(query, variables, tenant, self._access_token())
+        """Run a GraphQL query (a read, so retried after a timeout or a 5xx); its `data`, or a typed error."""
+        token = self._access_token()
+        response = self._post(query, variables, tenant, token)
         if response is None:  # 401: the access token was refused; refresh once and try again
-            response = self._post(query, variables, tenant, self._access_token(force_refresh=True))
+            response = self._post(query, variables, tenant, self._access_token(refused=token))
             if response is None:
                 raise AuthError("upwork", "POST", "graphql", 401, "Unauthorized even after a token refresh")
         return graphql_data(response)
@@ -249,10 +278,9 @@ class UpworkClient(Connector):
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         if tenant:
             headers["X-Upwork-API-TenantId"] = tenant
+        body = {"query": query, "variables": variables or {}}
         try:
-            return self.http.request(
-                "POST", self._url, json={"query": query, "variables": variables or {}}, headers=headers
-            )
+            return self.http.request("POST", self._url, json=body, headers=headers, idempotent=not _is_mutation(query))
         except AuthError as error:
             if error.status == 401:
                 return None
@@ -280,8 +308,10 @@ class UpworkClient(Connector):
         }
         if contract_ids:
             time_filter["contractIds"] = list(contract_ids)
+        guard = PageGuard(self.http, "graphql contractTimeReport", "POST")
         after = "0"
         while True:
+            guard.turn(after)
             variables = {"filter": time_filter, "pagination": {"first": PAGE_SIZE, "after": after}}
             report = self.query(query, variables, tenant=organization_id)["contractTimeReport"]
             for edge in report["edges"]:
@@ -306,8 +336,10 @@ class UpworkClient(Connector):
     def vendor_contract_ids(self, organization_id: str) -> list[str]:
         """Ids of the contracts an agency or freelancer organisation works on (offset paging)."""
         ids: list[str] = []
+        guard = PageGuard(self.http, "graphql vendorContracts", "POST")
         offset = 0
         while True:
+            guard.turn(offset)
             data = self.query(
                 """query($filter: VendorContractSearchFilter!, $paging: ContractPagingInput) {
                   vendorContracts(filter: $filter, paging: $paging) { contracts { id } } }""",
@@ -367,6 +399,11 @@ class UpworkClient(Connector):
         return found
 
 
+def _is_mutation(document: str) -> bool:
+    """Whether a GraphQL document is a mutation (a write: never repeated after an unclear failure)."""
+    return re.match(r"\s*mutation\b", document) is not None
+
+
 def _diary_cell(cell: dict[str, Any]) -> DiaryCell:
     try:
         return DiaryCell(
@@ -412,5 +449,6 @@ def upwork_http(settings: Settings, **overrides: Any) -> ApiClient:
         limiter_key=SecretStr(settings.upwork_client_id),
         timeout=settings.http_timeout_seconds,
         retry=retry_policy(settings),
+        max_pages=settings.http_max_pages,
         **overrides,
     )

@@ -3,17 +3,20 @@ user and contract mappings. The schema comes from migration 0003."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Numeric, UniqueConstraint
+from pydantic import SecretStr
+from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
 from connectors.upwork import TokenSet
 from models.secrets import SecretKeyError, TokenCipher
-from models.store import utcnow
+from models.store import Money, UTCDateTime, utcnow
 
 CONNECTED, NEEDS_REAUTHORIZATION, DISCONNECTED = "connected", "needs re-authorization", "disconnected"
 SUGGESTED, CONFIRMED, UNMAPPED = "suggested", "confirmed", "unmapped"
@@ -30,9 +33,9 @@ class UpworkConnection(SQLModel, table=True):
     user_name: str | None = None
     access_token: str | None = None  # encrypted
     refresh_token: str | None = None  # encrypted
-    access_expires_at: datetime | None = None
-    connected_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    access_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    connected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class UpworkOrganization(SQLModel, table=True):
@@ -42,8 +45,8 @@ class UpworkOrganization(SQLModel, table=True):
     name: str
     kind: str  # agency, client, freelancer
     selected: bool = False
-    last_refresh_at: datetime | None = None
-    last_sync_at: datetime | None = None
+    last_refresh_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_sync_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class UpworkFreelancer(SQLModel, table=True):
@@ -81,7 +84,7 @@ class UpworkRate(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(index=True)
-    hourly_rate: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    hourly_rate: Decimal = Field(sa_column=Column(Money(12, 2), nullable=False))
     currency: str
     start_date: date
     end_date: date | None = None
@@ -103,7 +106,7 @@ class UpworkUserMapping(SQLModel, table=True):
     reason: str | None = None  # why it was suggested
     locked: bool = False  # confirmed mappings are locked until explicitly unlocked
     sync_enabled: bool = True
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class UpworkContractMapping(SQLModel, table=True):
@@ -116,10 +119,10 @@ class UpworkContractMapping(SQLModel, table=True):
     awork_project_id: str | None = None
     awork_task_id: str | None = None
     awork_type_of_work_id: str | None = None
-    pay_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
-    bill_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    pay_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
+    bill_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     enabled: bool = False
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class UpworkTimeEntry(SQLModel, table=True):
@@ -145,23 +148,23 @@ class UpworkTimeEntry(SQLModel, table=True):
     contract_id: str
     freelancer_id: str
     day: date
-    interval_start: datetime
+    interval_start: datetime = Field(sa_type=UTCDateTime)
     awork_time_entry_id: str | None = None
     awork_user_id: str
     awork_project_id: str
     awork_task_id: str | None = None
     awork_type_of_work_id: str
-    start: datetime
-    end: datetime
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
     duration_seconds: int
     note: str | None = None
     source: str  # "diary" (merged 10-minute cells) or "daily total" (contractTimeReport)
-    pay_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
-    bill_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    pay_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
+    bill_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     currency: str | None = None
     source_hash: str
-    awork_updated_on: datetime | None = None
-    synced_at: datetime = Field(default_factory=utcnow)
+    awork_updated_on: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    synced_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class UpworkStore:
@@ -179,35 +182,26 @@ class UpworkStore:
     def load(self) -> TokenSet | None:
         """The current tokens (TokenKeeper), or None when not connected."""
         connection = self.connection()
-        if connection is None or connection.status != CONNECTED or not connection.refresh_token:
+        if connection is None or connection.status != CONNECTED:
             return None
-        cipher = self._require_cipher()
-        return TokenSet(
-            access_token=cipher.decrypt(connection.access_token or ""),
-            refresh_token=cipher.decrypt(connection.refresh_token),
-            expires_at=_aware(connection.access_expires_at),
-        )
+        return _tokens(connection, self._require_cipher())
 
     def save(self, tokens: TokenSet, user_id: str | None = None, user_name: str | None = None) -> None:
-        """Store new (rotated) tokens in one transaction: the connection is usable again."""
-        cipher = self._require_cipher()
-        with Session(self.engine) as session:
-            row = session.exec(select(UpworkConnection)).first() or UpworkConnection(connected_at=utcnow())
-            if row.status != CONNECTED:
-                row.connected_at = utcnow()
-            row.status = CONNECTED
-            row.access_token = cipher.encrypt(tokens.access_token)
-            row.refresh_token = cipher.encrypt(tokens.refresh_token)
-            row.access_expires_at = tokens.expires_at
-            row.user_id = user_id or row.user_id
-            row.user_name = user_name or row.user_name
-            row.updated_at = utcnow()
-            session.add(row)
-            session.commit()
+        """Store new tokens (a new connection, or who it acts as): the connection is usable again."""
+        with self.locked_tokens() as stored:
+            stored.save(tokens, user_id, user_name)
 
-    def needs_reauthorization(self, reason: str) -> None:
-        """The refresh token was refused: keep everything, but mark the connection (TokenKeeper)."""
-        self._set_status(NEEDS_REAUTHORIZATION)
+    @contextmanager
+    def locked_tokens(self) -> Iterator[LockedConnection]:
+        """The connection row for a token refresh (TokenKeeper), locked until the block ends: a lock per database in
+        this process, then one transaction holding the row (PostgreSQL: `SELECT ... FOR UPDATE`) or the database
+        (SQLite: `BEGIN IMMEDIATE`), so refreshes of threads and processes happen one after the other."""
+        cipher = self._require_cipher()
+        with _process_lock(self.engine), Session(self.engine) as session:
+            if self.engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            query = select(UpworkConnection).order_by(UpworkConnection.id).with_for_update()  # type: ignore[arg-type]
+            yield LockedConnection(session, session.exec(query).first(), cipher)
 
     def disconnect(self) -> None:
         """Stop syncing: forget the tokens; organisations, contracts, mappings and synced entries stay."""
@@ -392,7 +386,64 @@ class UpworkStore:
             session.commit()
 
 
+class LockedConnection:
+    """The connection row inside the transaction of `UpworkStore.locked_tokens` (LockedTokens); a write commits
+    it and so ends the lock."""
+
+    def __init__(self, session: Session, row: UpworkConnection | None, cipher: TokenCipher) -> None:
+        self._session, self._row, self._cipher = session, row, cipher
+
+    @property
+    def tokens(self) -> TokenSet | None:
+        return _tokens(self._row, self._cipher)
+
+    def save(self, tokens: TokenSet, user_id: str | None = None, user_name: str | None = None) -> None:
+        """Store new (rotated) tokens: the connection is usable again."""
+        row = self._row or UpworkConnection(connected_at=utcnow())
+        if row.status != CONNECTED:
+            row.connected_at = utcnow()
+        row.status = CONNECTED
+        row.access_token = self._cipher.encrypt(tokens.access_token)
+        row.refresh_token = self._cipher.encrypt(tokens.refresh_token)
+        row.access_expires_at = tokens.expires_at
+        row.user_id = user_id or row.user_id
+        row.user_name = user_name or row.user_name
+        row.updated_at = utcnow()
+        self._session.add(row)
+        self._session.commit()
+
+    def needs_reauthorization(self, refused: SecretStr) -> None:
+        """Upwork refused this refresh token: mark the connection, unless the stored refresh token is another one by
+        now (compare-and-set); tokens, mappings and entries stay."""
+        row, current = self._row, self.tokens
+        if row is None or current is None or current.refresh_token.get_secret_value() != refused.get_secret_value():
+            return
+        row.status = NEEDS_REAUTHORIZATION
+        row.updated_at = utcnow()
+        self._session.add(row)
+        self._session.commit()
+
+
+_process_locks: dict[str, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(engine: Engine) -> threading.Lock:
+    """One lock per database in this process: threads queue here rather than in the database."""
+    with _process_locks_guard:
+        return _process_locks.setdefault(str(engine.url), threading.Lock())
+
+
+def _tokens(row: UpworkConnection | None, cipher: TokenCipher) -> TokenSet | None:
+    if row is None or row.status != CONNECTED or not row.refresh_token:
+        return None
+    return TokenSet(
+        access_token=cipher.decrypt(row.access_token or ""),
+        refresh_token=cipher.decrypt(row.refresh_token),
+        expires_at=_aware(row.access_expires_at),
+    )
+
+
 def _aware(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.fromtimestamp(0, UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A stored expiry (already aware UTC: `UTCDateTime`), or the epoch when none is stored (expired)."""
+    return datetime.fromtimestamp(0, UTC) if moment is None else moment

@@ -26,7 +26,8 @@ OAuth 2.0, where the fact sheet is silent:
 - Responses: `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in": "86400"}` (`expires_in` is a
   string, as in the SDK's example) with `Cache-Control: no-store`. Tokens are opaque random strings.
 - Refresh rotates: a new pair; the new refresh token lives 14 days; the used one's expiry becomes
-  min(its expiry, now + 24 h), so it keeps working until then (each use issues another pair). Expired, revoked or
+  min(its expiry, now + `rotated_refresh_grace`), 24 h as the maintainer says, so it keeps working until then (each
+  use issues another pair); with `rotated_refresh_grace = 0` it dies at once (strict rotation). Expired, revoked or
   unknown refresh tokens: 400 `{"error": "invalid_grant", "error_description": "Refresh token is expired or revoked
   or not registered"}`. Access tokens stay valid until their own expiry, even after a refresh or a revocation.
 - `set_scopes` changes the API key's scopes and takes effect at once for existing tokens (Upwork is reported to
@@ -766,6 +767,7 @@ class UpworkSimulator(Simulator):
         self.access_token_lifetime = access_token_lifetime
         self.refresh_token_lifetime = refresh_token_lifetime
         self.user_consents = True
+        self.rotated_refresh_grace: float = ROTATED_REFRESH_GRACE
         self.scopes: frozenset[str] = ALL_SCOPES
         if requests_per_second:
             self.limits.append(SlidingWindowLimit(requests_per_second, 1.0))
@@ -908,7 +910,7 @@ class UpworkSimulator(Simulator):
         now = self.now()
         if grant is None or grant.revoked or grant.expires_at <= now or grant.client_id != self.client_id:
             raise SimError(400, {"error": "invalid_grant", "error_description": REFRESH_INVALID})
-        grant.expires_at = min(grant.expires_at, now + ROTATED_REFRESH_GRACE)
+        grant.expires_at = min(grant.expires_at, now + self.rotated_refresh_grace)
         return self._issue(grant.scopes)
 
     def _issue(self, scopes: frozenset[str] | None, *, with_refresh: bool = True) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sandbox.awork import AworkSimulator  # noqa: E402
 from sandbox.core import ServedSimulator  # noqa: E402
 from sandbox.moco import MocoSimulator  # noqa: E402
 from tests.contract import OpenApiContract  # noqa: E402
+from tests.prefect_server import PrefectServer, fresh_database  # noqa: E402
 
 MOCO_KEY = "moco-test-key"
 AWORK_KEY = "awork-test-key"
@@ -30,6 +31,21 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def prefect_server(tmp_path) -> Iterator[PrefectServer]:
+    """A real `prefect server start` for one test, with its own home and database (PostgreSQL when the suite has
+    one): schedules, workers and limits shared between processes need it."""
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    postgres = os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL")
+    with fresh_database(postgres, f"prefect_{os.getpid()}_{tmp_path.name}"[:60].lower()) as database:
+        server = PrefectServer(home, database).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @dataclass

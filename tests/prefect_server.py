@@ -43,8 +43,9 @@ def checkout_copy(target: Path) -> Path:
 
 
 @contextmanager
-def prefect_database(postgres_url: str | None, name: str) -> Iterator[str | None]:
-    """A fresh PostgreSQL database for Prefect's own tables (asyncpg URL), dropped afterwards; None without one."""
+def fresh_database(postgres_url: str | None, name: str, driver: str = "postgresql+asyncpg") -> Iterator[str | None]:
+    """A fresh PostgreSQL database beside the suite's (URL with `driver`: asyncpg for Prefect's own tables,
+    psycopg for a store), dropped afterwards; None when the suite has no PostgreSQL."""
     if not postgres_url:
         yield None
         return
@@ -54,7 +55,7 @@ def prefect_database(postgres_url: str | None, name: str) -> Iterator[str | None
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+        yield url.set(drivername=driver, database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -179,3 +180,8 @@ class PrefectServer:
     def stop(self) -> None:
         for process in reversed(self._processes):
             self.stop_process(process)
+
+
+def timebridge_env() -> dict[str, str]:
+    """The TIMEBRIDGE_* settings of this test (simulators, store), as a worker gets them from its environment."""
+    return {name: value for name, value in os.environ.items() if name.startswith("TIMEBRIDGE_")}

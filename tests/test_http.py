@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -16,9 +17,16 @@ from connectors.http import (
     TokenBucket,
     ValidationFailedError,
     build_client,
+    url_path,
 )
 from connectors.moco import MocoClient
+from connectors.upwork import UpworkClient
+from flows.backfill_upwork import backfill_upwork
+from models.settings import get_settings
+from tasks.upwork_refresh import upwork_store
 from tests.conftest import AWORK_KEY, MOCO_KEY
+from tests.test_token_refresh import connect_without_browser
+from tests.test_upwork_backfill import awork_entries, expected_entries, world  # noqa: F401 (world: a fixture)
 
 
 class FakeClock:
@@ -156,3 +164,48 @@ def test_awork_pagination_uses_pages_of_1000(sims):
 def test_missing_base_url_is_a_clear_error():
     with pytest.raises(ValueError, match="TIMEBRIDGE_MOCO_BASE_URL"):
         build_client("moco", "", {})
+
+
+def test_an_upwork_query_is_retried_after_a_read_timeout_and_a_502(upwork):
+    upwork.limits.clear()
+    connect_without_browser(upwork)
+    upwork.faults.fail_next(1, 502, route="/graphql", after_processing=True)
+    upwork.faults.fail_next(1, 502, route="/graphql", after_processing=True, delay=0.5)  # no answer in time
+    settings = get_settings().model_copy(update={"http_timeout_seconds": 0.2})
+    with UpworkClient.from_settings(settings, tokens=upwork_store(settings)) as client:
+        assert client.current_user().id == upwork.me.id
+        assert client.http.requests == 3
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_backfill_completes_through_502s_on_its_time_report_queries(upwork, world, awork_people, sims):  # noqa: F811
+    def time_report(request) -> bool:
+        return "contractTimeReport" in str((request.body or {}).get("query"))
+
+    upwork.faults.fail_next(2, 502, route="/graphql", when=time_report, after_processing=True)
+    summary = backfill_upwork()
+    assert summary.status == "completed", summary.issues
+    assert awork_entries(sims) == expected_entries(upwork, world, awork_people)
+    assert [e.status for e in upwork.log.entries if e.status >= 500] == [502, 502]
+
+
+def test_an_id_cannot_change_the_path():
+    sent: list[bytes] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.raw_path)
+        return httpx.Response(200, json={})
+
+    transport = httpx.MockTransport(server)
+    moco = MocoClient(build_client("moco", "https://acme.mocoapp.com/api/v1", {}, transport=transport))
+    awork = AworkClient(build_client("awork", "https://api.awork.com/api/v1", {}, transport=transport))
+    moco.delete_activity(1, "1/../users")
+    moco.http.get(url_path("projects", "7?include_archived=true#x", "tasks"))
+    awork.delete_time_entry("../users")
+    assert sent == [
+        b"/api/v1/activities/1%2F..%2Fusers",
+        b"/api/v1/projects/7%3Finclude_archived%3Dtrue%23x/tasks",
+        b"/api/v1/timeentries/..%2Fusers",
+    ]
+    with pytest.raises(ValueError, match="'..' is not a usable id"):
+        moco.project("..")  # type: ignore[arg-type]

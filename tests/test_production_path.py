@@ -4,38 +4,16 @@ that fire, manual runs with parameters as the UI creates them, and `timebridge s
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from tests.conftest import Sims
-from tests.prefect_server import PrefectServer, checkout_copy, prefect_database
+from tests.prefect_server import PrefectServer, checkout_copy, timebridge_env
 from tests.test_import_moco_projects import seed_fields
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SCHEDULED = {"import-moco-projects", "push-awork-times", "sync-upwork", "reconcile-hours"}
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> PrefectServer:
-    """A Prefect server for this test only, with its own home and database."""
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    with prefect_database(os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL"), f"prefect_e2e_{os.getpid()}") as db:
-        server = PrefectServer(home, db).start()
-        try:
-            yield server
-        finally:
-            server.stop()
-
-
-def timebridge_env() -> dict[str, str]:
-    """The TIMEBRIDGE_* settings of this test (simulators, store), as a worker gets them from its environment."""
-    return {name: value for name, value in os.environ.items() if name.startswith("TIMEBRIDGE_")}
 
 
 def wait_until(check, timeout: float, what: str) -> object:
@@ -71,7 +49,10 @@ def seed_agency(sims: Sims) -> dict:
     }
 
 
-def test_deployed_flows_run_on_workers_and_schedules_fire(server: PrefectServer, sims: Sims, settings, tmp_path):
+def test_deployed_flows_run_on_workers_and_schedules_fire(
+    prefect_server: PrefectServer, sims: Sims, settings, tmp_path
+):
+    server = prefect_server
     agency = seed_agency(sims)
     clone = checkout_copy(tmp_path / "checkout")
     env = timebridge_env()

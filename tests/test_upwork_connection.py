@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
+from queue import Queue
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import pytest
+import typer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cli import app
-from cli_upwork import sync_state, wait_for_redirect
+from cli_upwork import pending_state_file, sync_state, wait_for_redirect
 from connectors.upwork import MalformedResponseError, UpworkScopeError
 from flows.refresh_upwork import refresh_upwork
 from models.settings import get_settings
@@ -25,16 +28,23 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
 
 
+def start_connect() -> str:
+    """`timebridge upwork connect`, answered with Enter (finish later): the authorize URL it printed."""
+    started = runner.invoke(app, ["upwork", "connect"], input="\n")
+    assert started.exit_code == 0, started.output
+    return re.search(r"\S+oauth2/authorize\?response_type=code\S+", started.output).group(0)
+
+
+def approve(authorize_url: str) -> str:
+    """The browser: approve at Upwork and get redirected; the URL it was redirected to."""
+    return httpx.get(authorize_url, follow_redirects=False).headers["location"]
+
+
 def connect(upwork) -> None:
-    """The browser part of the OAuth dance (approve, get redirected), then `timebridge upwork connect`."""
-    settings = get_settings()
-    query = urlencode(
-        {"response_type": "code", "client_id": settings.upwork_client_id, "redirect_uri": settings.upwork_redirect_uri}
-    )
-    redirect = httpx.get(f"{settings.upwork_authorize_url}?{query}", follow_redirects=False).headers["location"]
-    result = runner.invoke(app, ["upwork", "connect", "--redirect-url", redirect])
+    """The two steps of `timebridge upwork connect` with the browser part of the OAuth dance in between."""
+    result = runner.invoke(app, ["upwork", "connect", "--redirect-url", approve(start_connect())])
     assert result.exit_code == 0, result.output
-    assert "oauth2/authorize?response_type=code" in result.output and "Connected" in result.output
+    assert "Connected" in result.output
 
 
 def org_id(upwork, name: str) -> str:
@@ -282,3 +292,85 @@ def test_work_diaries_of_many_days_come_ten_per_request(upwork):
         for day in days
     }
     assert {day: len(diaries[(relaunch, day)]) for day in days} == expected
+
+
+def test_connect_refuses_a_redirect_with_a_wrong_or_missing_state_and_stores_nothing(upwork):
+    redirect = approve(start_connect())
+    forged = redirect.replace("state=", "state=x")
+    stateless = re.sub(r"&?state=[^&]*", "", redirect)
+    for url in (forged, stateless):
+        refused = runner.invoke(app, ["upwork", "connect", "--redirect-url", url])
+        assert refused.exit_code == 2, refused.output
+        assert "state" in refused.output and "Connected" not in refused.output
+    assert upwork_store(get_settings()).connection() is None
+    assert [e.path for e in upwork.log.entries if e.path == "/api/v3/oauth2/token"] == []  # no code was spent
+
+
+def test_connect_with_a_bare_code_needs_the_state_of_the_printed_url_or_an_explicit_no_check(upwork):
+    query = parse_qs(urlparse(approve(start_connect())).query)
+    code, state = query["code"][0], query["state"][0]
+    alone = runner.invoke(app, ["upwork", "connect", "--code", code])
+    assert alone.exit_code == 2 and "--state" in alone.output
+    wrong = runner.invoke(app, ["upwork", "connect", "--code", code, "--state", "guessed"])
+    assert wrong.exit_code == 2 and "does not match" in wrong.output
+    assert upwork_store(get_settings()).connection() is None
+    right = runner.invoke(app, ["upwork", "connect", "--code", code, "--state", state])
+    assert right.exit_code == 0 and "Connected" in right.output, right.output
+    assert upwork_store(get_settings()).connection().status == CONNECTED
+    replayed = runner.invoke(app, ["upwork", "connect", "--code", code, "--state", state])
+    assert replayed.exit_code == 2 and "No connect is pending" in replayed.output  # a state is good once
+
+    unchecked = parse_qs(urlparse(approve(start_connect())).query)["code"][0]
+    explicit = runner.invoke(app, ["upwork", "connect", "--code", unchecked, "--no-state-check"])
+    assert explicit.exit_code == 0 and "Connected" in explicit.output, explicit.output
+
+
+def pending_state() -> str:
+    """The state a running `connect` saved for its authorize URL, once it is there."""
+    pending = pending_state_file(get_settings().database_url)
+    for _ in range(200):
+        if pending.exists() and (state := pending.read_text()):
+            return state
+        time.sleep(0.05)
+    raise AssertionError("`connect` saved no state")
+
+
+def authorize_url(state: str) -> str:
+    settings = get_settings()
+    query = {"response_type": "code", "client_id": settings.upwork_client_id, "state": state}
+    return f"{settings.upwork_authorize_url}?{urlencode({**query, 'redirect_uri': settings.upwork_redirect_uri})}"
+
+
+@pytest.mark.parametrize("forged", [False, True])
+def test_connect_checks_the_state_of_a_pasted_redirect(upwork, forged, monkeypatch):
+    keyboard: Queue[str] = Queue()
+    monkeypatch.setattr(typer, "prompt", lambda *args, **kwargs: keyboard.get(timeout=10))
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runner.invoke, app, ["upwork", "connect"])
+        state = pending_state()
+        keyboard.put(approve(authorize_url("forged" if forged else state)))
+        outcome = running.result(timeout=10)
+    if forged:
+        assert outcome.exit_code == 2 and "does not match" in outcome.output
+        assert upwork_store(get_settings()).connection() is None
+    else:
+        assert outcome.exit_code == 0 and "Connected" in outcome.output, outcome.output
+
+
+@pytest.mark.parametrize("forged", [False, True])
+def test_connect_listen_checks_the_state_of_the_caught_redirect(upwork, forged):
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runner.invoke, app, ["upwork", "connect", "--listen"])
+        state = pending_state()
+        for _ in range(200):  # the browser: once `connect` listens, approve and follow the redirect to it
+            try:
+                httpx.get(authorize_url("forged" if forged else state), follow_redirects=True)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.05)
+        outcome = running.result(timeout=10)
+    if forged:
+        assert outcome.exit_code == 2 and "does not match" in outcome.output
+        assert upwork_store(get_settings()).connection() is None
+    else:
+        assert outcome.exit_code == 0 and "Connected" in outcome.output, outcome.output
