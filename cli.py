@@ -137,7 +137,7 @@ def db_upgrade() -> None:
 
     url = get_settings().database_url
     upgrade(engine_for(url))
-    console.print(f"store at {engine_for(url).url.render_as_string(hide_password=True)} is up to date")
+    console.print(f"store at {engine_for(url).url.render_as_string(hide_password=True)} is up to date", soft_wrap=True)
 
 
 @app.command()

@@ -25,6 +25,8 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from connectors.shared_limits import SharedRateLimit, prefect_server_in_use
+
 log = logging.getLogger(__name__)
 
 NOT_PROCESSED_STATUSES = frozenset({429, 503})  # the server did not act on the request: safe to send again
@@ -131,33 +133,53 @@ class RateLimit:
     limit: int
     window: float
 
+    @property
+    def capacity(self) -> int:
+        """The burst of a bucket that can never exceed the limit in any window: burst + rate * window <= limit."""
+        return max(1, self.limit // 12)
+
+    @property
+    def rate(self) -> float:
+        return (self.limit - self.capacity) / self.window
+
     def bucket(self) -> TokenBucket:
-        """A bucket that can never exceed the limit in any window: burst + rate * window <= limit."""
-        capacity = max(1, self.limit // 12)
-        return TokenBucket(capacity, (self.limit - capacity) / self.window)
+        """This process's bucket."""
+        return TokenBucket(self.capacity, self.rate)
+
+    def shared(self, api: str) -> SharedRateLimit:
+        """The same bucket kept by the Prefect server for every process (named after the API and the limit)."""
+        return SharedRateLimit(f"timebridge-{api}-{self.limit}-per-{self.window:g}s", self.capacity, self.rate)
 
 
 class RateLimiter:
-    """All of an API's limits at once (e.g. awork: 50 per second and 1000 per minute)."""
+    """All of an API's limits at once (e.g. awork: 50 per second and 1000 per minute): this process's buckets,
+    and, with `shared_api`, the same limits shared through the Prefect server by every process and host."""
 
-    def __init__(self, limits: Sequence[RateLimit]) -> None:
+    def __init__(self, limits: Sequence[RateLimit], shared_api: str | None = None) -> None:
         self._buckets = [limit.bucket() for limit in limits]
+        self._shared = [limit.shared(shared_api) for limit in limits] if shared_api else []
 
     def acquire(self) -> float:
-        return sum(bucket.acquire() for bucket in self._buckets)
+        started = time.monotonic()
+        for shared in self._shared:
+            shared.acquire()
+        for bucket in self._buckets:
+            bucket.acquire()
+        return time.monotonic() - started
 
 
-_limiters: dict[tuple[str, str, tuple[RateLimit, ...]], RateLimiter] = {}
+_limiters: dict[tuple[str, str, tuple[RateLimit, ...], bool], RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(api: str, secret: SecretStr, limits: Sequence[RateLimit]) -> RateLimiter:
-    """One limiter per API, key and limits in this process, shared by all clients and threads using that key."""
+def shared_limiter(api: str, secret: SecretStr, limits: Sequence[RateLimit], across_processes: bool) -> RateLimiter:
+    """One limiter per API, key and limits in this process, shared by all clients and threads using that key;
+    `across_processes`: also through the Prefect server's global concurrency limits."""
     fingerprint = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()[:16]
-    key = (api, fingerprint, tuple(limits))
+    key = (api, fingerprint, tuple(limits), across_processes)
     with _limiters_lock:
         if key not in _limiters:
-            _limiters[key] = RateLimiter(limits)
+            _limiters[key] = RateLimiter(limits, shared_api=api if across_processes else None)
         return _limiters[key]
 
 
@@ -332,8 +354,10 @@ def build_client(
     error_message: Callable[[httpx.Response], str] | None = None,
     transport: httpx.BaseTransport | None = None,
     max_pages: int = 10_000,
+    shared_limits: bool = False,
 ) -> ApiClient:
-    """The client factory every connector uses: auth headers, explicit timeouts, retries, rate limit, page bound."""
+    """The client factory every connector uses: auth headers, explicit timeouts, retries, rate limit (with
+    `shared_limits`, also through the Prefect server when one is in use), page bound."""
     if not base_url:
         raise ValueError(f"no base URL configured for {api}; set TIMEBRIDGE_{api.upper()}_BASE_URL")
     headers = {name: value.get_secret_value() for name, value in auth_headers.items()}
@@ -344,7 +368,8 @@ def build_client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         transport=transport,
     )
-    limiter = shared_limiter(api, limiter_key or SecretStr(base_url), limits) if limits else None
+    across_processes = shared_limits and prefect_server_in_use()
+    limiter = shared_limiter(api, limiter_key or SecretStr(base_url), limits, across_processes) if limits else None
     return ApiClient(api, http, limiter, retry or RetryPolicy(), error_message or default_error_message, max_pages)
 
 

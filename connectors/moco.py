@@ -129,6 +129,7 @@ class MocoClient(Connector):
             timeout=settings.http_timeout_seconds,
             retry=retry_policy(settings),
             max_pages=settings.http_max_pages,
+            shared_limits=settings.shared_rate_limits,
             **overrides,
         )
         return cls(http)

@@ -450,5 +450,6 @@ def upwork_http(settings: Settings, **overrides: Any) -> ApiClient:
         timeout=settings.http_timeout_seconds,
         retry=retry_policy(settings),
         max_pages=settings.http_max_pages,
+        shared_limits=settings.shared_rate_limits,
         **overrides,
     )

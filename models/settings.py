@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     http_backoff_max_seconds: PositiveFloat = 60.0
     http_retry_after_max_seconds: PositiveFloat = 300.0  # longest Retry-After we honour before giving up waiting
     http_max_pages: PositiveInt = 10000  # a paginated read stops with an error after this many pages
+    shared_rate_limits: bool = True  # with a Prefect server: each API limit is a global concurrency limit too
 
     # Domain names (MOCO fields, tag and awork list), as in DESIGN.md "Domain rules".
     moco_sync_tag: str = "Sync to awork"

@@ -92,6 +92,7 @@ def settings(sims: Sims, tmp_path, monkeypatch) -> Iterator[Settings]:
         "TIMEBRIDGE_HTTP_BACKOFF_MAX_SECONDS": "0.05",
         "TIMEBRIDGE_HTTP_RETRY_AFTER_MAX_SECONDS": "0.05",
         "TIMEBRIDGE_HTTP_TIMEOUT_SECONDS": "10",
+        "TIMEBRIDGE_SHARED_RATE_LIMITS": "false",  # the test harness's API is a server, but limits are local here
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
