@@ -119,3 +119,17 @@ def test_deployed_flows_run_on_workers_and_schedules_fire(
     run = server.wait_for_run(server.create_run(served["import-moco-projects"]["id"]), timeout=120)
     assert run["state"]["type"] == "COMPLETED", server.log("serve")[-4000:]
     assert sorted(p["name"] for p in sims.awork.projects()) == ["Intranet", "Website"]
+
+    # (5) a CLI resync beside the served push of the same days: one writer at a time, each entry pushed once
+    sims.moco.faults.latency = 0.3  # the first writer holds the push lease for a few seconds
+    week = {"start": "2026-11-02", "end": "2026-11-08"}
+    served_push = server.create_run(served["push-awork-times"]["id"], week)
+    wait_until(lambda: server.api("GET", f"/flow_runs/{served_push}").json()["state"]["type"] == "RUNNING", 60, "push")
+    cli = server.run(
+        ["timebridge", "run", "push-awork-times", "--start", week["start"], "--end", week["end"]], clone, env
+    )
+    run = server.wait_for_run(served_push, timeout=120)
+    assert run["state"]["type"] == "COMPLETED", server.log("serve")[-4000:]
+    assert "push-awork-times 2026-11-02 to 2026-11-08: completed" in " ".join(cli.split())
+    pushed = sorted(a["remote_id"] for a in sims.moco.activities())
+    assert pushed == sorted(f"awork:{entry['id']}" for entry in entries.values())
