@@ -24,7 +24,14 @@ from tasks.project_rules import (
     template_index,
 )
 
-RETRY = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": lambda task, run, state: _transient(state)}
+# Every task: retried on transient failures only, and given up after an hour (HTTP calls have their own timeouts;
+# a task's timeout marks a hung batch TimedOut instead of leaving the run waiting forever).
+RETRY = {
+    "retries": 2,
+    "retry_delay_seconds": 5,
+    "retry_condition_fn": lambda task, run, state: _transient(state),
+    "timeout_seconds": 3600,
+}
 
 
 def _transient(state: object) -> bool:
