@@ -147,8 +147,11 @@ class RateLimit:
         return TokenBucket(self.capacity, self.rate)
 
     def shared(self, api: str) -> SharedRateLimit:
-        """The same bucket kept by the Prefect server for every process (named after the API and the limit)."""
-        return SharedRateLimit(f"timebridge-{api}-{self.limit}-per-{self.window:g}s", self.capacity, self.rate)
+        """The same bucket kept by the Prefect server for every process (named after the API and the limit). A
+        process takes a burst of slots at a time and may spend the last of them a moment later, in the next
+        window: the shared rate leaves room for one more burst, so that never exceeds the limit."""
+        rate = max(self.limit - 2 * self.capacity, 1) / self.window
+        return SharedRateLimit(f"timebridge-{api}-{self.limit}-per-{self.window:g}s", self.capacity, rate)
 
 
 class RateLimiter:

@@ -1,6 +1,7 @@
 """Rate limits shared by every process and host: one Prefect global concurrency limit with slot decay per API
 account limit, when a Prefect server is in use (the local token bucket alone would let each process use the whole
-limit). Slots are taken a few at a time, because each acquisition is a round trip to the Prefect server."""
+limit). A process takes a whole burst of slots at a time, because each acquisition is a round trip to the Prefect
+server (measured: ~0.1 s); requests then spend them one by one."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class SharedRateLimit:
 
     def __init__(self, name: str, capacity: int, rate: float) -> None:
         self.name, self.capacity, self.rate = name, capacity, rate
-        self.batch = max(1, capacity // 4)  # slots taken per round trip, handed out one request at a time here
+        self.batch = capacity  # slots taken per round trip (each costs ~0.1 s), handed out one request at a time
         self._left = 0
         self._lock = threading.Lock()
         self._ensured = False

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -33,19 +35,24 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def prefect_server(tmp_path) -> Iterator[PrefectServer]:
-    """A real `prefect server start` for one test, with its own home and database (PostgreSQL when the suite has
-    one): schedules, workers and limits shared between processes need it."""
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    postgres = os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL")
-    with fresh_database(postgres, f"prefect_{os.getpid()}_{tmp_path.name}"[:60].lower()) as database:
+@contextmanager
+def served_prefect(home: Path, name: str) -> Iterator[PrefectServer]:
+    """`prefect server start` with its own home and database (PostgreSQL when the suite has one)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with fresh_database(os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL"), name[:60].lower()) as database:
         server = PrefectServer(home, database).start()
         try:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
+    """A real Prefect server shared by the tests that need one (schedules, workers, limits shared between
+    processes); a test that changes its deployments starts its own with `served_prefect`."""
+    with served_prefect(tmp_path_factory.mktemp("prefect-home"), f"prefect_{os.getpid()}") as server:
+        yield server
 
 
 @dataclass

@@ -69,7 +69,7 @@ class PrefectServer:
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self.home = home
         self.env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if not name.startswith("TIMEBRIDGE_")},
             "PREFECT_HOME": str(home),
             "PREFECT_API_URL": self.api_url,
             "PREFECT_UI_URL": f"http://127.0.0.1:{self.port}",

@@ -16,11 +16,9 @@ import pytest
 from models.settings import get_settings
 from tasks.upwork_refresh import upwork_store
 from tests.prefect_server import PrefectServer, timebridge_env
-from tests.test_one_writer import shared_store  # noqa: F401 - the fixture
+from tests.test_one_writer import nine_days_of_entries, shared_store  # noqa: F401 - the fixture
 from tests.test_push_awork_times import (
     TODAY,
-    add_entry,
-    at,
     office,  # noqa: F401 - the fixture
 )
 from tests.test_upwork_backfill import (
@@ -58,11 +56,7 @@ def test_a_push_killed_midway_then_run_again_loses_and_doubles_nothing(
     office,  # noqa: F811 - the fixture
     prefect_server: PrefectServer,
 ):
-    entries = [
-        add_entry(sims, office, start=at(TODAY - timedelta(days=d), 8) + timedelta(minutes=10 * i), duration=300)
-        for d in range(1, 10)
-        for i in range(13)
-    ]
+    entries = nine_days_of_entries(sims, office)
     env = {**prefect_server.env, **timebridge_env(), **LEASE}
     resync = ["run", "push-awork-times", "--start", str(TODAY - timedelta(days=9)), "--end", str(TODAY)]
     sims.moco.faults.latency = 0.3

@@ -46,17 +46,22 @@ def shared_store(settings, monkeypatch, tmp_path):
         yield get_settings().database_url
 
 
+def nine_days_of_entries(sims, office) -> list[dict]:  # noqa: F811 - the fixture's value
+    """117 five-minute awork entries of one user, 13 a day on the 9 days before TODAY."""
+    return [
+        add_entry(sims, office, start=at(TODAY - timedelta(days=d), 8) + timedelta(minutes=10 * i), duration=300)
+        for d in range(1, 10)
+        for i in range(13)
+    ]
+
+
 def test_two_pushes_at_once_in_two_processes_write_each_activity_once(
     shared_store,
     sims,
     office,  # noqa: F811 - the fixture
     prefect_server: PrefectServer,
 ):
-    entries = [
-        add_entry(sims, office, start=at(TODAY - timedelta(days=d), 8) + timedelta(minutes=10 * i), duration=300)
-        for d in range(1, 10)
-        for i in range(13)
-    ]
+    entries = nine_days_of_entries(sims, office)
     sims.moco.faults.latency = 0.4  # each run holds its lease for several seconds
     env = {**prefect_server.env, **timebridge_env(), "TIMEBRIDGE_LEASE_WAIT_SECONDS": "2"}
     command = [

@@ -4,11 +4,15 @@ that fire, manual runs with parameters as the UI creates them, and `timebridge s
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from tests.conftest import Sims
+import pytest
+
+from tests.conftest import Sims, served_prefect
 from tests.prefect_server import PrefectServer, checkout_copy, timebridge_env
 from tests.test_import_moco_projects import seed_fields
 
@@ -49,10 +53,14 @@ def seed_agency(sims: Sims) -> dict:
     }
 
 
-def test_deployed_flows_run_on_workers_and_schedules_fire(
-    prefect_server: PrefectServer, sims: Sims, settings, tmp_path
-):
-    server = prefect_server
+@pytest.fixture
+def server(tmp_path) -> Iterator[PrefectServer]:
+    """A Prefect server of this test's own: it deploys, pauses and serves deployments."""
+    with served_prefect(tmp_path / "prefect-home", f"prefect_e2e_{os.getpid()}") as server:
+        yield server
+
+
+def test_deployed_flows_run_on_workers_and_schedules_fire(server: PrefectServer, sims: Sims, settings, tmp_path):
     agency = seed_agency(sims)
     clone = checkout_copy(tmp_path / "checkout")
     env = timebridge_env()
