@@ -47,6 +47,7 @@ import httpx
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+from bench.import_projects import add_flagged_projects  # noqa: E402
 from bench.report import RESULTS  # noqa: E402
 from sandbox.awork import AworkSimulator  # noqa: E402
 from sandbox.core import LoggedRequest, ServedSimulator, Simulator  # noqa: E402
@@ -160,24 +161,6 @@ def seed_push_entries(world: World, count: int, days: int) -> tuple[date, date]:
             is_billable=n % 7 != 0,
         )
     return last - timedelta(days=days - 1), last
-
-
-def seed_import_projects(moco: MocoSimulator, projects: int, tasks: int) -> None:
-    """`projects` MOCO projects flagged for the import (by tag or by field, alternately) over ten customers, every
-    fifth from the awork template "Website", each with `tasks` tasks."""
-    customers = [moco.add_company(f"Import Kunde {n}")["id"] for n in range(10)]
-    for n in range(projects):
-        moco.add_project(
-            f"Import {n:04}",
-            identifier=f"I{n:05}",
-            customer_id=customers[n % len(customers)],
-            tags=["Sync to awork"] if n % 2 else [],
-            custom_properties={"Sync zu awork": "0" if n % 2 else "1"}
-            | ({"awork Projektvorlage": "Website"} if n % 5 == 0 else {}),
-            start_date="2026-01-01",
-            finish_date="2026-12-31",
-            tasks=[f"Leistung {t}" for t in range(tasks)],
-        )
 
 
 def timebridge_env(urls: dict[str, str], store_url: str, sizes: Sizes) -> dict[str, str]:
@@ -333,7 +316,7 @@ def prepare(world: World, stack: Stack, sizes: Sizes) -> dict[str, dict[str, str
         raise RuntimeError(f"the linking import ended {link['state']}: {stack.server.log('server')[-2000:]}")
     first, last = seed_push_entries(world, sizes.entries, sizes.days)
     connect_and_map(world.upwork_plan)
-    seed_import_projects(world.moco, sizes.projects, sizes.tasks)
+    add_flagged_projects(world.moco, sizes.projects, sizes.tasks, customers=10, name="Import")
     backfill_start = world.today - timedelta(days=sizes.days - 1)
     return {
         IMPORT: {},

@@ -37,12 +37,18 @@ def seed(moco: MocoSimulator, awork: AworkSimulator, projects: int, tasks: int) 
     moco.define_custom_property("awork Projekt", "Link")
     moco.define_custom_property("awork Projektvorlage", "Select", defaults=["Website"])
     awork.add_template("Website", task_lists={"Konzept": ["Kickoff"]})
-    customers = [moco.add_company(f"Kunde {n:02}")["id"] for n in range(50)]
+    add_flagged_projects(moco, projects, tasks, customers=50, name="Projekt")
+
+
+def add_flagged_projects(moco: MocoSimulator, projects: int, tasks: int, *, customers: int, name: str) -> None:
+    """`projects` MOCO projects flagged for the import (by tag or by field, alternately) over `customers`
+    customers, every fifth from the awork template "Website", each with `tasks` tasks."""
+    customer_ids = [moco.add_company(f"{name} Kunde {n:02}")["id"] for n in range(customers)]
     for n in range(projects):
         moco.add_project(
-            f"Projekt {n:04}",
-            identifier=f"P{n:05}",
-            customer_id=customers[n % len(customers)],
+            f"{name} {n:04}",
+            identifier=f"{name[0]}{n:05}",
+            customer_id=customer_ids[n % len(customer_ids)],
             tags=["Sync to awork"] if n % 2 else [],
             custom_properties={"Sync zu awork": "0" if n % 2 else "1"}
             | ({"awork Projektvorlage": "Website"} if n % 5 == 0 else {}),
