@@ -26,7 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers: most tests wait on simulated rate limits and Prefect, not on the CPU
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

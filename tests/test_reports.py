@@ -33,7 +33,15 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 TODAY = date(2026, 11, 20)
 PROJECT = "P1 Website"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-runner = CliRunner(env={"COLUMNS": "250"})  # wide enough for the tables on one line each
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch) -> None:
+    """The report tables on one line each, whatever terminal (or none) the test process has."""
+    import cli_report
+
+    monkeypatch.setattr(cli_report.console, "_width", 250)
 
 
 @pytest.fixture
