@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import threading
 import time
@@ -148,10 +149,13 @@ class RateLimit:
 
     def shared(self, api: str) -> SharedRateLimit:
         """The same bucket kept by the Prefect server for every process (named after the API and the limit). A
-        process takes a burst of slots at a time and may spend the last of them a moment later, in the next
-        window: the shared rate leaves room for one more burst, so that never exceeds the limit."""
-        rate = max(self.limit - 2 * self.capacity, 1) / self.window
-        return SharedRateLimit(f"timebridge-{api}-{self.limit}-per-{self.window:g}s", self.capacity, rate)
+        process takes about half a second of requests per round trip and may spend the last of them a moment
+        later, in the next window: the shared rate leaves room for one such batch, so that never exceeds the
+        limit."""
+        batch = min(self.capacity, math.ceil(self.rate / 2))
+        rate = max(self.limit - self.capacity - batch, 1) / self.window
+        name = f"timebridge-{api}-{self.limit}-per-{self.window:g}s"
+        return SharedRateLimit(name, self.capacity, rate, batch)
 
 
 class RateLimiter:

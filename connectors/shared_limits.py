@@ -1,7 +1,7 @@
 """Rate limits shared by every process and host: one Prefect global concurrency limit with slot decay per API
 account limit, when a Prefect server is in use (the local token bucket alone would let each process use the whole
-limit). A process takes a whole burst of slots at a time, because each acquisition is a round trip to the Prefect
-server (measured: ~0.1 s); requests then spend them one by one."""
+limit). A process takes several slots at a time, because each acquisition is a round trip to the Prefect server
+(measured: 0.03-0.1 s); requests then spend them one by one."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ class SharedRateLimit:
     """A token bucket of `capacity` refilled at `rate` per second, kept by the Prefect server as the global
     concurrency limit `name` (created on first use, so every process and host shares one)."""
 
-    def __init__(self, name: str, capacity: int, rate: float) -> None:
+    def __init__(self, name: str, capacity: int, rate: float, batch: int = 1) -> None:
         self.name, self.capacity, self.rate = name, capacity, rate
-        self.batch = capacity  # slots taken per round trip (each costs ~0.1 s), handed out one request at a time
+        self.batch = batch  # slots taken per round trip (each costs ~0.03-0.1 s), handed out one request at a time
         self._left = 0
         self._lock = threading.Lock()
         self._ensured = False
