@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Re-resolve the lock after changing dependencies in pyproject.toml (then `make test` installs from it).
-lock:
-	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile pyproject.toml --extra test --python-version 3.11 --universal -o requirements.lock
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --universal -o requirements.lock
 
 demo: $(STAMP)
 	$(BIN)/timebridge demo
