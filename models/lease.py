@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
-from models.store import UTCDateTime, upsert, utcnow
+from models.store import UTCDateTime, table_of, upsert, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class WriterLease(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
-LEASES = WriterLease.__table__
+LEASES = table_of(WriterLease)
 
 
 class LeaseHeldError(RuntimeError):
@@ -114,17 +114,17 @@ def _acquire(engine: Engine, scope: str, label: str, wait: float, ttl: float, po
         with engine.begin() as connection:
             now = _now(connection)
             expires = now + timedelta(seconds=ttl)
-            insert = upsert(engine, LEASES)  # type: ignore[arg-type]
+            insert = upsert(engine, LEASES)
             row = {"holder": holder, "label": label, "acquired_at": now, "heartbeat_at": now, "expires_at": expires}
             statement = insert.values(scope=scope, **row).on_conflict_do_update(
                 index_elements=["scope"],
                 set_=row,
-                where=LEASES.c.expires_at < now,  # type: ignore[attr-defined]
+                where=LEASES.c.expires_at < now,
             )
             # RETURNING answers whether this statement wrote the row (rowcount is not reliable for an INSERT)
-            if connection.execute(statement.returning(LEASES.c.holder)).scalar_one_or_none() == holder:  # type: ignore[attr-defined]
+            if connection.execute(statement.returning(LEASES.c.holder)).scalar_one_or_none() == holder:
                 return Lease(scope, holder, label, now, expires)
-            current = connection.execute(select(LEASES).where(LEASES.c.scope == scope)).first()  # type: ignore[attr-defined]
+            current = connection.execute(select(LEASES).where(LEASES.c.scope == scope)).first()
         waited = time.monotonic() - started
         if current is not None and waited >= wait:
             raise LeaseHeldError(scope, current.label, current.acquired_at, current.expires_at, waited)
@@ -139,7 +139,7 @@ def _heartbeat(engine: Engine, lease: Lease, ttl: float, stop: threading.Event) 
                 now = _now(connection)
                 renewed = connection.execute(
                     update(LEASES)
-                    .where(LEASES.c.scope == lease.scope, LEASES.c.holder == lease.holder)  # type: ignore[attr-defined]
+                    .where(LEASES.c.scope == lease.scope, LEASES.c.holder == lease.holder)
                     .values(heartbeat_at=now, expires_at=now + timedelta(seconds=ttl))
                 ).rowcount
         except Exception:  # the database may come back before the lease expires
@@ -157,9 +157,7 @@ def _heartbeat(engine: Engine, lease: Lease, ttl: float, stop: threading.Event) 
 def _release(engine: Engine, lease: Lease) -> None:
     try:
         with engine.begin() as connection:
-            connection.execute(
-                delete(LEASES).where(LEASES.c.scope == lease.scope, LEASES.c.holder == lease.holder)  # type: ignore[attr-defined]
-            )
+            connection.execute(delete(LEASES).where(LEASES.c.scope == lease.scope, LEASES.c.holder == lease.holder))
     except Exception:  # never hide the run's own outcome; the lease then expires after its time to live
         log.warning("could not release the writer lease on %s; it expires at %s", lease.scope, lease.expires_at)
 

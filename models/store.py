@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 
 def utcnow() -> datetime:
@@ -103,6 +103,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield connection
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a SQLModel table class."""
+    return model.metadata.tables[str(model.__tablename__)]
 
 
 def upsert(engine: Engine, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -237,8 +242,8 @@ class Store:
             return
         now = utcnow()
         latest = {(r.kind, r.source_id): r.model_dump() | {"updated_at": now} for r in records}  # the last one wins
-        table = Link.__table__
-        insert = upsert(self.engine, table)  # type: ignore[arg-type]
+        table = table_of(Link)
+        insert = upsert(self.engine, table)
         changed = ("target_id", "parent_id", "source_hash", "source_day", "updated_at")
         statement = insert.on_conflict_do_update(
             index_elements=["kind", "source_id"], set_={name: insert.excluded[name] for name in changed}
@@ -251,7 +256,7 @@ class Store:
         if not ids:
             return
         with self.engine.begin() as connection:  # one statement: a link another run deleted first is no error
-            connection.execute(delete(Link).where(Link.kind == kind, Link.source_id.in_(ids)))  # type: ignore[attr-defined]
+            connection.execute(delete(Link).where(col(Link.kind) == kind, col(Link.source_id).in_(ids)))
 
     # cursors ---------------------------------------------------------------------------------------------------
     def cursor(self, name: str) -> datetime | None:
@@ -261,7 +266,7 @@ class Store:
 
     def set_cursor(self, name: str, value: datetime) -> None:
         """Move a cursor (an upsert: the later of two concurrent writes wins, neither fails)."""
-        insert = upsert(self.engine, Cursor.__table__)  # type: ignore[arg-type]
+        insert = upsert(self.engine, table_of(Cursor))
         statement = insert.values(name=name, value=value, updated_at=utcnow())  # UTCDateTime makes it UTC
         statement = statement.on_conflict_do_update(
             index_elements=["name"],
@@ -282,15 +287,15 @@ class Store:
         now = utcnow()
         raised_keys = {(i.kind, i.object_ref) for i in raised}
         checked_refs = None if checked is None else set(checked)
-        table = SyncIssue.__table__
-        insert = upsert(self.engine, table)  # type: ignore[arg-type]
+        table = table_of(SyncIssue)
+        insert = upsert(self.engine, table)
         refresh = insert.on_conflict_do_update(
             index_elements=["flow", "kind", "object_ref"],
-            index_where=table.c.resolved_at.is_(None),  # type: ignore[attr-defined]
+            index_where=table.c.resolved_at.is_(None),
             set_={
                 "message": insert.excluded.message,
                 "last_seen": insert.excluded.last_seen,
-                "occurrences": table.c.occurrences + 1,  # type: ignore[attr-defined]
+                "occurrences": table.c.occurrences + 1,
             },
         )
         with writing(self.engine) as connection:
@@ -298,9 +303,9 @@ class Store:
                 row = issue.model_dump() | {"flow": flow, "first_seen": now, "last_seen": now, "occurrences": 1}
                 connection.execute(refresh, row)
             open_rows = connection.execute(
-                select(table.c.id, table.c.kind, table.c.object_ref).where(  # type: ignore[attr-defined]
-                    table.c.flow == flow,  # type: ignore[attr-defined]
-                    table.c.resolved_at.is_(None),  # type: ignore[attr-defined]
+                select(table.c.id, table.c.kind, table.c.object_ref).where(
+                    table.c.flow == flow,
+                    table.c.resolved_at.is_(None),
                 )
             ).all()
             resolved = [
@@ -311,7 +316,7 @@ class Store:
             ]
             if resolved:
                 connection.execute(
-                    update(table).where(table.c.id.in_(resolved), table.c.resolved_at.is_(None)).values(resolved_at=now)  # type: ignore[attr-defined]
+                    update(table).where(table.c.id.in_(resolved), table.c.resolved_at.is_(None)).values(resolved_at=now)
                 )
 
     def open_issues(self, flow: str | None = None) -> list[SyncIssue]:

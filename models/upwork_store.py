@@ -12,7 +12,7 @@ from decimal import Decimal
 from pydantic import SecretStr
 from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from connectors.upwork import TokenSet
 from models.secrets import SecretKeyError, TokenCipher
@@ -314,7 +314,7 @@ class UpworkStore:
         """The rate history of these contracts, in one query."""
         query = select(UpworkRate).where(UpworkRate.contract_id.in_(list(contract_ids)))  # type: ignore[attr-defined]
         with Session(self.engine) as session:
-            return list(session.exec(query.order_by(UpworkRate.contract_id, UpworkRate.start_date)))
+            return list(session.exec(query.order_by(col(UpworkRate.contract_id), col(UpworkRate.start_date))))
 
     # mappings ----------------------------------------------------------------------------------------------------
     def user_mappings(self, organization_id: str | None = None) -> list[UpworkUserMapping]:
@@ -358,7 +358,7 @@ class UpworkStore:
         days: tuple[date, date] | None = None,
     ) -> list[UpworkTimeEntry]:
         """Our Upwork entries, optionally of an organisation, some contracts, and a range of UTC days."""
-        query = select(UpworkTimeEntry).order_by(UpworkTimeEntry.start)
+        query = select(UpworkTimeEntry).order_by(col(UpworkTimeEntry.start))
         if organization_id:
             query = query.where(UpworkTimeEntry.organization_id == organization_id)
         if contract_ids is not None:
