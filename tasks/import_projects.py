@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from connectors.awork import AworkClient, AworkCompany, AworkProject, AworkProjectForm, AworkTask, AworkTaskList
-from connectors.http import ClientError, NotFoundError, is_transient
+from connectors.http import ClientError, NotFoundError
 from connectors.moco import MocoClient, MocoProject
 from models.plans import CustomerRef, ImportResult, PlannedProject, ProjectDraft, ProjectSteps, TaskDraft
 from models.settings import Settings, get_settings
@@ -23,23 +23,7 @@ from tasks.project_rules import (
     project_steps,
     template_index,
 )
-
-# Every task: retried on transient failures only, and given up after an hour (HTTP calls have their own timeouts;
-# a task's timeout marks a hung batch TimedOut instead of leaving the run waiting forever).
-RETRY = {
-    "retries": 2,
-    "retry_delay_seconds": 5,
-    "retry_condition_fn": lambda task, run, state: _transient(state),
-    "timeout_seconds": 3600,
-}
-
-
-def _transient(state: object) -> bool:
-    try:
-        state.result()  # type: ignore[attr-defined]
-    except Exception as error:  # noqa: BLE001 - we only classify it
-        return is_transient(error)
-    return False
+from tasks.retry import RETRY
 
 
 def import_names(settings: Settings) -> ImportNames:

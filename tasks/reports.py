@@ -25,8 +25,8 @@ from connectors.moco import PER_PAGE, MocoActivity, MocoClient, MocoProject, Moc
 from models.settings import get_settings
 from models.store import open_store
 from models.upwork_store import UpworkContract, UpworkOrganization, UpworkTimeEntry
-from tasks.import_projects import RETRY
 from tasks.report_rules import AWORK_COLUMNS, MARGIN_COLUMNS, MOCO_COLUMNS, TOTAL
+from tasks.retry import RETRY
 from tasks.time_rules import SyncWindow, local_date
 
 PUSH_FLOW = "push-awork-times"

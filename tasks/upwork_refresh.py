@@ -27,7 +27,7 @@ from models.upwork_store import (
     UpworkStore,
     UpworkUserMapping,
 )
-from tasks.import_projects import RETRY
+from tasks.retry import RETRY
 from tasks.upwork_rules import (
     CLIENT,
     Person,

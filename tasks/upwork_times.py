@@ -19,7 +19,7 @@ from models.settings import Settings, get_settings
 from models.store import IssueDraft
 from models.upwork_store import UpworkContract, UpworkStore, UpworkTimeEntry
 from tasks.idempotent import create_once
-from tasks.import_projects import RETRY
+from tasks.retry import RETRY
 from tasks.upwork_refresh import upwork_client, upwork_store
 from tasks.upwork_time_rules import (
     ContractTarget,
