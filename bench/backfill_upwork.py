@@ -109,22 +109,29 @@ def connect_and_map(plan: dict[str, tuple[str, str, str, str]]) -> None:
         store.save_contract_mapping(mapping)
 
 
+def awork_and_upwork_env(awork_url: str, awork_key: str, upwork_url: str) -> dict[str, str]:
+    """The settings pointing at the awork and Upwork simulators, with awork's documented limits."""
+    return {
+        "TIMEBRIDGE_AWORK_BASE_URL": awork_url,
+        "TIMEBRIDGE_AWORK_API_KEY": awork_key,
+        "TIMEBRIDGE_AWORK_APP_URL": "https://bench.awork.com",
+        "TIMEBRIDGE_AWORK_RATE_LIMIT_PER_SECOND": str(AWORK_LIMITS[0][0]),
+        "TIMEBRIDGE_AWORK_RATE_LIMIT_PER_MINUTE": str(AWORK_LIMITS[1][0]),
+        "TIMEBRIDGE_UPWORK_GRAPHQL_URL": f"{upwork_url}/graphql",
+        "TIMEBRIDGE_UPWORK_TOKEN_URL": f"{upwork_url}/api/v3/oauth2/token",
+        "TIMEBRIDGE_UPWORK_AUTHORIZE_URL": f"{upwork_url}/ab/account-security/oauth2/authorize",
+        "TIMEBRIDGE_UPWORK_CLIENT_ID": CLIENT_ID,
+        "TIMEBRIDGE_UPWORK_CLIENT_SECRET": SECRET,
+        "TIMEBRIDGE_UPWORK_REDIRECT_URI": REDIRECT,
+        "TIMEBRIDGE_SECRET_KEY": "bench-secret-key-for-token-encryption",
+    }
+
+
 def point_at(upwork_url: str, awork_url: str, workdir: Path, days: int) -> None:
     os.environ.update(
         {
             "TIMEBRIDGE_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
-            "TIMEBRIDGE_AWORK_BASE_URL": awork_url,
-            "TIMEBRIDGE_AWORK_API_KEY": "bench",
-            "TIMEBRIDGE_AWORK_APP_URL": "https://bench.awork.com",
-            "TIMEBRIDGE_AWORK_RATE_LIMIT_PER_SECOND": str(AWORK_LIMITS[0][0]),
-            "TIMEBRIDGE_AWORK_RATE_LIMIT_PER_MINUTE": str(AWORK_LIMITS[1][0]),
-            "TIMEBRIDGE_UPWORK_GRAPHQL_URL": f"{upwork_url}/graphql",
-            "TIMEBRIDGE_UPWORK_TOKEN_URL": f"{upwork_url}/api/v3/oauth2/token",
-            "TIMEBRIDGE_UPWORK_AUTHORIZE_URL": f"{upwork_url}/ab/account-security/oauth2/authorize",
-            "TIMEBRIDGE_UPWORK_CLIENT_ID": CLIENT_ID,
-            "TIMEBRIDGE_UPWORK_CLIENT_SECRET": SECRET,
-            "TIMEBRIDGE_UPWORK_REDIRECT_URI": REDIRECT,
-            "TIMEBRIDGE_SECRET_KEY": "bench-secret-key-for-token-encryption",
+            **awork_and_upwork_env(awork_url, "bench", upwork_url),
             "TIMEBRIDGE_UPWORK_BACKFILL_DAYS": str(days),
         }
     )

@@ -47,7 +47,9 @@ import httpx
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+from bench.backfill_upwork import awork_and_upwork_env  # noqa: E402
 from bench.import_projects import add_flagged_projects  # noqa: E402
+from bench.push_times import add_staffed_projects  # noqa: E402
 from bench.report import RESULTS  # noqa: E402
 from sandbox.awork import AworkSimulator  # noqa: E402
 from sandbox.core import LoggedRequest, ServedSimulator, Simulator  # noqa: E402
@@ -125,19 +127,7 @@ def seed_push_projects(moco: MocoSimulator, awork: AworkSimulator) -> tuple[list
     """Ten flagged MOCO projects with four tasks and ten users staffed on all but every tenth pair (the push staffs
     those), the same people in awork (their e-mails spelt in capitals) and four types of work, two named like MOCO
     tasks; returns the awork user and type of work ids."""
-    customer = moco.add_company("Push Kunde")["id"]
-    people = [moco.add_user(f"Push{n:02}", "Bench", f"push{n:02}@bench.example")["id"] for n in range(PUSH_USERS)]
-    for p in range(PUSH_PROJECTS):
-        project = moco.add_project(
-            f"Push {p:02}",
-            identifier=f"Q{p:03}",
-            customer_id=customer,
-            tags=["Sync to awork"],
-            tasks=["Design", "Entwicklung", "Beratung", "Projektleitung"],
-        )
-        for n, user in enumerate(people):
-            if (p + n) % 10:
-                moco.add_contract(project["id"], user)
+    add_staffed_projects(moco, PUSH_PROJECTS, PUSH_USERS, name="Push", user="Push", identifier="Q")
     users = [awork.add_user(f"Push{n:02}", "Bench", f"PUSH{n:02}@bench.example")["id"] for n in range(PUSH_USERS)]
     kinds = [awork.add_type_of_work(name)["id"] for name in ("Design", "Entwicklung", "Meeting", "Sales")]
     return users, kinds
@@ -172,18 +162,7 @@ def timebridge_env(urls: dict[str, str], store_url: str, sizes: Sizes) -> dict[s
         "TIMEBRIDGE_MOCO_API_KEY": KEY,
         "TIMEBRIDGE_MOCO_RATE_LIMIT": str(moco_limit),
         "TIMEBRIDGE_MOCO_RATE_WINDOW_SECONDS": str(moco_window),
-        "TIMEBRIDGE_AWORK_BASE_URL": urls["awork"],
-        "TIMEBRIDGE_AWORK_API_KEY": KEY,
-        "TIMEBRIDGE_AWORK_APP_URL": "https://bench.awork.com",
-        "TIMEBRIDGE_AWORK_RATE_LIMIT_PER_SECOND": str(AWORK_LIMITS[0][0]),
-        "TIMEBRIDGE_AWORK_RATE_LIMIT_PER_MINUTE": str(AWORK_LIMITS[1][0]),
-        "TIMEBRIDGE_UPWORK_GRAPHQL_URL": f"{urls['upwork']}/graphql",
-        "TIMEBRIDGE_UPWORK_TOKEN_URL": f"{urls['upwork']}/api/v3/oauth2/token",
-        "TIMEBRIDGE_UPWORK_AUTHORIZE_URL": f"{urls['upwork']}/ab/account-security/oauth2/authorize",
-        "TIMEBRIDGE_UPWORK_CLIENT_ID": CLIENT_ID,
-        "TIMEBRIDGE_UPWORK_CLIENT_SECRET": SECRET,
-        "TIMEBRIDGE_UPWORK_REDIRECT_URI": REDIRECT,
-        "TIMEBRIDGE_SECRET_KEY": "bench-secret-key-for-token-encryption",
+        **awork_and_upwork_env(urls["awork"], KEY, urls["upwork"]),
         "TIMEBRIDGE_SHARED_RATE_LIMITS": "true",
     }
 

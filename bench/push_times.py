@@ -36,24 +36,34 @@ MOCO_FLOOR = (120, 120.0)  # MOCO's standard plan: 120 requests per 2 minutes
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
+def add_staffed_projects(
+    moco: MocoSimulator, projects: int, users: int, *, name: str, user: str, identifier: str
+) -> None:
+    """Flagged MOCO projects of one customer with four tasks each, and users staffed on all but every tenth
+    project-user pair (left for the push to staff)."""
+    customer = moco.add_company(f"{name} Kunde")["id"]
+    people = [
+        moco.add_user(f"{user}{n:02}", "Bench", f"{user.lower()}{n:02}@bench.example")["id"] for n in range(users)
+    ]
+    for p in range(projects):
+        project = moco.add_project(
+            f"{name} {p:02}",
+            identifier=f"{identifier}{p:03}",
+            customer_id=customer,
+            tags=["Sync to awork"],
+            tasks=["Design", "Entwicklung", "Beratung", "Projektleitung"],
+        )
+        for n, person in enumerate(people):
+            if (p + n) % 10:
+                moco.add_contract(project["id"], person)
+
+
 def seed_moco(moco: MocoSimulator) -> None:
     """50 flagged projects with four tasks each; 20 users, each staffed on all but a few projects."""
     moco.define_custom_property("Sync zu awork", "Boolean")
     moco.define_custom_property("awork Projekt", "Link")
     moco.define_custom_property("awork Projektvorlage", "Select")
-    customer = moco.add_company("Kunde")["id"]
-    users = [moco.add_user(f"User{n:02}", "Bench", f"user{n:02}@bench.example")["id"] for n in range(USERS)]
-    for p in range(PROJECTS):
-        project = moco.add_project(
-            f"Projekt {p:02}",
-            identifier=f"B{p:03}",
-            customer_id=customer,
-            tags=["Sync to awork"],
-            tasks=["Design", "Entwicklung", "Beratung", "Projektleitung"],
-        )
-        for n, user in enumerate(users):
-            if (p + n) % 10:  # every tenth pair is left for the push to staff
-                moco.add_contract(project["id"], user)
+    add_staffed_projects(moco, PROJECTS, USERS, name="Projekt", user="User", identifier="B")
 
 
 def seed_entries(awork: AworkSimulator, count: int, today: date) -> None:
