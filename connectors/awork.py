@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import Connector, RateLimit, build_client, paginate_page_size, url_path
-from models.settings import Settings, retry_policy
+from connectors.http import Connector, RateLimit, build_client, paginate_page_size, retry_policy, url_path
+from models.settings import Settings
 
 PAGE_SIZE = 1000  # awork's maximum page size
 

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connectors.shared_limits import SharedRateLimit, prefect_server_in_use
+from models.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,16 @@ class RetryPolicy:
         error = state.outcome.exception() if state.outcome else None
         asked = getattr(error, "retry_after", None) or 0.0
         return max(backoff, min(asked, self.retry_after_max))
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The HTTP retry policy the settings describe."""
+    return RetryPolicy(
+        max_attempts=settings.http_max_attempts,
+        backoff=settings.http_backoff_seconds,
+        backoff_max=settings.http_backoff_max_seconds,
+        retry_after_max=settings.http_retry_after_max_seconds,
+    )
 
 
 class ApiClient:

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import Connector, RateLimit, build_client, paginate_link_header, url_path
-from models.settings import Settings, retry_policy
+from connectors.http import Connector, RateLimit, build_client, paginate_link_header, retry_policy, url_path
+from models.settings import Settings
 
 PER_PAGE = 100  # MOCO's maximum page size
 

@@ -27,8 +27,10 @@ from connectors.http import (
     PageGuard,
     RateLimit,
     build_client,
+    retry_policy,
 )
-from models.settings import Settings, retry_policy
+from models.settings import Settings
+from models.tokens import TokenSet
 
 PAGE_SIZE = 500  # contractTimeReport's `first`; larger values are refused
 VENDOR_PAGE = 50
@@ -54,12 +56,6 @@ class MalformedResponseError(ApiError):
 
 
 # --- tokens -------------------------------------------------------------------------------------------------------
-class TokenSet(BaseModel):
-    access_token: SecretStr
-    refresh_token: SecretStr
-    expires_at: datetime
-
-
 class LockedTokens(Protocol):
     """The stored tokens, read under a lock held until the `with` block ends (other threads and processes wait);
     either write ends the transaction that holds it."""

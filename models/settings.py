@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from connectors.http import RetryPolicy
-
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -117,15 +113,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests and the demo clear the cache after changing the environment)."""
     return Settings()
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    """The HTTP retry policy the settings describe."""
-    from connectors.http import RetryPolicy
-
-    return RetryPolicy(
-        max_attempts=settings.http_max_attempts,
-        backoff=settings.http_backoff_seconds,
-        backoff_max=settings.http_backoff_max_seconds,
-        retry_after_max=settings.http_retry_after_max_seconds,
-    )

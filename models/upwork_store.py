@@ -1,5 +1,5 @@
 """The store's Upwork tables: connection (encrypted tokens), organisations, freelancers, contracts, rate history,
-user and contract mappings. The schema comes from migration 0003."""
+user and contract mappings. The schema comes from the migrations."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from connectors.upwork import TokenSet
 from models.secrets import SecretKeyError, TokenCipher
 from models.store import Money, UTCDateTime, utcnow
+from models.tokens import TokenSet
 
 CONNECTED, NEEDS_REAUTHORIZATION, DISCONNECTED = "connected", "needs re-authorization", "disconnected"
 SUGGESTED, CONFIRMED, UNMAPPED = "suggested", "confirmed", "unmapped"

@@ -19,8 +19,9 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from connectors.http import AmbiguousWriteError
-from connectors.upwork import TokenSet, UpworkClient
+from connectors.upwork import UpworkClient
 from models.settings import get_settings
+from models.tokens import TokenSet
 from models.upwork_store import CONNECTED, NEEDS_REAUTHORIZATION, UpworkStore
 from sandbox.upwork import TOKEN_PATH
 from tasks.upwork_refresh import upwork_store
