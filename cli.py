@@ -94,7 +94,7 @@ def progress_bar() -> Iterator[None]:
     """A terminal progress bar following the run's progress (the Prefect UI shows the same as an artifact)."""
     from rich.progress import Progress
 
-    from flows.progress import listening
+    from tasks.progress import listening
 
     with Progress(console=console, transient=True) as bar:
         task_id = bar.add_task("starting", total=None)

@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import time as clock_time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -30,7 +30,7 @@ import httpx  # noqa: E402
 
 from bench.report import write_report  # noqa: E402
 from connectors.http import RateLimit  # noqa: E402
-from flows import upwork_time  # noqa: E402
+from models import clock  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 from sandbox.awork import AworkSimulator  # noqa: E402
 from sandbox.core import LoggedRequest, ServedSimulator  # noqa: E402
@@ -79,7 +79,7 @@ def seed(upwork: UpworkSimulator, awork: AworkSimulator, contracts: int, days: i
             if day.weekday() >= 5:
                 continue
             contract_days += 1
-            morning, ordinal = datetime.combine(day, clock(base), tzinfo=UTC), day.toordinal()
+            morning, ordinal = datetime.combine(day, clock_time(base), tzinfo=UTC), day.toordinal()
             upwork.add_work(contract, morning, 6 + ordinal % 7, memo=f"Feature {n}", task="Entwicklung")
             afternoon = morning + timedelta(minutes=130 + 10 * (ordinal % 3))
             upwork.add_work(contract, afternoon, 3 + ordinal % 4, memo="Abstimmung", task="Meetings")
@@ -170,8 +170,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90, help="days of work up to today (= the backfill window)")
     args = parser.parse_args()
 
-    today = datetime.now(UTC).date()  # refresh_upwork reads the real clock; the time flows read this frozen one
-    upwork_time.utc_now = lambda: datetime.combine(today, clock(15), tzinfo=UTC)
+    today = datetime.now(UTC).date()  # the flows' clock stands at 15:00 UTC of today
+    clock.utc_now = lambda: datetime.combine(today, clock_time(15), tzinfo=UTC)
     upwork = UpworkSimulator(client_id=CLIENT_ID, client_secret=SECRET, redirect_uris=(REDIRECT,))
     awork = AworkSimulator(api_keys=["bench"], per_second=AWORK_LIMITS[0][0], per_minute=AWORK_LIMITS[1][0])
     world = seed(upwork, awork, args.contracts, args.days, today)

@@ -121,7 +121,8 @@ def push_in_child() -> dict[str, object]:
 def run(entries: int) -> dict[str, object]:
     """One full scenario: import the projects, seed the entries, push twice; measure the pushes."""
     from flows.import_moco_projects import import_moco_projects
-    from flows.push_awork_times import push_awork_times, today
+    from flows.push_awork_times import push_awork_times
+    from models import clock
 
     moco = MocoSimulator(api_keys=["bench"], rate_limit=None)
     awork = AworkSimulator(api_keys=["bench"], per_second=None, per_minute=None)
@@ -130,7 +131,7 @@ def run(entries: int) -> dict[str, object]:
     with ServedSimulator(moco) as moco_server, ServedSimulator(awork) as awork_server:
         point_at(moco_server.url, awork_server.url, workdir)
         import_moco_projects()
-        seed_entries(awork, entries, today(get_settings().timezone))
+        seed_entries(awork, entries, clock.today(get_settings().timezone))
         marks = moco.log.mark(), awork.log.mark()
         started = time.perf_counter()
         first = push_in_child()

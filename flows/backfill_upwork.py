@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import upwork_time
-from flows.upwork_time import UpworkTimeSummary, sync_days
+from models import clock
 from models.settings import get_settings
+from tasks.upwork_days import UpworkTimeSummary, sync_days
 
 FLOW_NAME = "backfill-upwork"
 
@@ -25,7 +25,7 @@ def backfill_upwork(
     """Bring the Upwork days `start`..`end` (UTC; default: the last 90 days up to today) of the selected
     organisations (all, or those given) into awork, window by window. Work diary cells merged into intervals,
     daily totals where there is no diary; nothing is doubled on a re-run or a resync of any range."""
-    today = upwork_time.utc_now().date()
+    today = clock.today()
     last = end or today
     first = start or last - timedelta(days=get_settings().upwork_backfill_days - 1)
     return sync_days(FLOW_NAME, first, last, organization_ids, dry_run)

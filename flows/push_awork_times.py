@@ -4,16 +4,17 @@ follow; any date range can be resynced."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.awork import AworkTimeEntry
+from models import clock
 from models.plans import ActivityDraft, PushResult, TimePlan
 from models.settings import get_settings
-from models.store import IssueDraft, Store, utcnow
+from models.store import IssueDraft, Store
 from tasks.push_times import (
     ACTIVITY,
     confirm_deleted,
@@ -29,7 +30,7 @@ from tasks.push_times import (
     update_activities,
 )
 from tasks.runs import PUSH_SCOPE, recorded_run
-from tasks.time_rules import PushContext, SyncWindow, activities_to_read, plan_push, sync_window, zone
+from tasks.time_rules import PushContext, SyncWindow, activities_to_read, plan_push, sync_window
 
 FLOW_NAME = "push-awork-times"
 FLOW_TIMEOUT_SECONDS = 3 * 3600  # a resync of a year at MOCO's standard rate limit fits; a hung run does not
@@ -57,8 +58,8 @@ def push_awork_times(
     resyncs the last that many days up to today (what the nightly schedule does)."""
     settings = get_settings()
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=PUSH_SCOPE) as run:
-        started = utcnow()
-        current_day = today(settings.timezone)
+        started = clock.utc_now()
+        current_day = clock.today(settings.timezone)
         if last_days is not None:
             start, end = current_day - timedelta(days=last_days), current_day
         window = sync_window(start, end, current_day, settings.push_rescan_days)
@@ -112,11 +113,6 @@ class Progress:
             last_day=window.last_day,
             planned=dict(self.planned),
         )
-
-
-def today(timezone: str) -> date:
-    """Today's date where the agency is (tests freeze it)."""
-    return datetime.now(zone(None, timezone)).date()
 
 
 def plan_part(store: Store, entries: list[AworkTimeEntry], context: PushContext, days: SyncWindow | None) -> TimePlan:

@@ -9,7 +9,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from flows.push_awork_times import today
+from models import clock
 from models.settings import get_settings
 from tasks.report_rules import (
     RECONCILE_BY,
@@ -71,7 +71,7 @@ def reconcile_hours(start: date | None = None, end: date | None = None, by: str 
     settings = get_settings()
     with recorded_run(FLOW_NAME, publish=False) as run:
         check_choice(by, RECONCILE_BY)
-        first, last = report_window(start, end, today(settings.timezone))
+        first, last = report_window(start, end, clock.today(settings.timezone))
         context = read_reconcile_context()
         days = reconcile(
             read_awork_hours(first, last, context),

@@ -3,11 +3,10 @@ suggestions. Also the first step of every Upwork sync."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
+from models import clock
 from models.store import IssueDraft
 from tasks.runs import recorded_run
 from tasks.upwork_refresh import OrganizationRefresh, read_awork_people, refresh_organization, refresh_organizations
@@ -37,7 +36,7 @@ def refresh_upwork(organization_ids: list[str] | None = None) -> RefreshSummary:
     with recorded_run(FLOW_NAME) as run:
         organizations = refresh_organizations()
         people = read_awork_people()
-        today = datetime.now(UTC).date()  # Upwork days are UTC days
+        today = clock.today()  # Upwork days are UTC days
         wanted = [o for o in organizations if organization_ids is None or o.id in organization_ids]
         summary = RefreshSummary(organizations=[refresh_organization(o, people, today) for o in wanted])
         run.finish(summary.counts(), summary.issues)

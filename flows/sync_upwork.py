@@ -6,9 +6,9 @@ from __future__ import annotations
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import upwork_time
-from flows.upwork_time import UpworkTimeSummary, connection_issue, sync_days
+from models import clock
 from models.settings import get_settings
+from tasks.upwork_days import UpworkTimeSummary, connection_issue, sync_days
 from tasks.upwork_refresh import read_awork_people, refresh_organization, refresh_organizations, upwork_store
 from tasks.upwork_time_rules import open_weeks
 
@@ -21,7 +21,7 @@ def sync_upwork(organization_ids: list[str] | None = None, dry_run: bool = False
     """Refresh contracts, freelancers and rates of the selected organisations (all, or those given), then sync the
     current Upwork week and the previous one until it freezes (Monday 12:00 UTC). A day that changed in Upwork is
     corrected in awork unless its entries were edited there since we wrote them (a sync issue)."""
-    now = upwork_time.utc_now()
+    now = clock.utc_now()
     if connection_issue(upwork_store(get_settings())) is None:
         organizations = [o for o in refresh_organizations() if o.selected]
         people = read_awork_people()

@@ -4,12 +4,13 @@ artifacts."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
+from models import clock
 from tasks.report_rules import MARGIN_BY, TOTAL, check_choice, margin_report, report_window
 from tasks.reports import ReportFiles, publish_report, read_upwork_entries, table_rows, write_margin_files
 from tasks.runs import recorded_run
@@ -32,11 +33,6 @@ class MarginSummary(BaseModel):
         return [row for row in self.rows if row[MARGIN_BY[self.by][0]] == TOTAL]
 
 
-def today() -> date:
-    """Today as a UTC date (Upwork days are UTC days; tests freeze it)."""
-    return datetime.now(UTC).date()
-
-
 @flow(name=FLOW_NAME, timeout_seconds=3600)
 def upwork_margin(start: date | None = None, end: date | None = None, by: str = "contract") -> MarginSummary:
     """Margin of the Upwork time synced to awork on the UTC days `start`..`end` (by default the last 35 days up to
@@ -44,7 +40,7 @@ def upwork_margin(start: date | None = None, end: date | None = None, by: str = 
     (hours x bill rate) and margin; entries without a rate leave their group's figure empty and are flagged."""
     with recorded_run(FLOW_NAME, publish=False) as run:
         check_choice(by, MARGIN_BY)
-        first, last = report_window(start, end, today())
+        first, last = report_window(start, end, clock.today())
         entries = read_upwork_entries(first, last)
         report = margin_report(entries, by)
         title = f"Upwork margin per {by}, {first} to {last}"

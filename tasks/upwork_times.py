@@ -16,7 +16,7 @@ from connectors.http import ClientError, NotFoundError
 from connectors.upwork import TimeReportRow
 from models.plans import RunResult
 from models.settings import Settings, get_settings
-from models.store import IssueDraft
+from models.store import IssueDraft, utcnow
 from models.upwork_store import UpworkContract, UpworkStore, UpworkTimeEntry
 from tasks.idempotent import create_once
 from tasks.retry import RETRY
@@ -296,7 +296,7 @@ def _form(entry: UpworkTimeEntry, timezone: str, current: AworkTimeEntry | None 
 def _written(entry: UpworkTimeEntry, written: AworkTimeEntry) -> UpworkTimeEntry:
     entry.awork_time_entry_id = written.id
     entry.awork_updated_on = written.updated_on
-    entry.synced_at = datetime.now(UTC)
+    entry.synced_at = utcnow()  # when we wrote it: real time, compared with awork's updatedOn
     return entry
 
 

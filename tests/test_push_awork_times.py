@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import flows.push_awork_times as push_module
 from flows.import_moco_projects import import_moco_projects
 from flows.push_awork_times import push_awork_times
+from models import clock
 from models.store import Store, open_store
 from tests.conftest import Sims
 from tests.test_import_moco_projects import crash_on_first_save_of, seed_fields
@@ -30,7 +30,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 def office(sims: Sims, settings, monkeypatch) -> dict:
     """A MOCO project imported into awork (tasks Design, Entwicklung), MOCO users Anna (staffed) and Ben (not),
     awork users Anna (e-mail in other case), Ben and Carl (no MOCO account), and an unlinked awork project."""
-    monkeypatch.setattr(push_module, "today", lambda timezone: TODAY)
+    monkeypatch.setattr(clock, "today", lambda timezone="UTC": TODAY)
     seed_fields(sims)
     customer = sims.moco.add_company("Pixelwerk GmbH")
     project = sims.moco.add_project(
@@ -280,7 +280,7 @@ def test_crash_after_bulk_create_before_the_store_commit_creates_no_duplicate(si
         push_awork_times()
     assert len(sims.moco.activities()) == 5  # the bulk create reached MOCO
     monkeypatch.undo()
-    monkeypatch.setattr(push_module, "today", lambda timezone: TODAY)
+    monkeypatch.setattr(clock, "today", lambda timezone="UTC": TODAY)
 
     summary = push_awork_times()
 

@@ -15,12 +15,11 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-import flows.push_awork_times as push_module
-import flows.reconcile_hours as reconcile_module
 from cli import app
 from flows.import_moco_projects import import_moco_projects
 from flows.push_awork_times import push_awork_times
 from flows.reconcile_hours import reconcile_hours
+from models import clock
 from models.settings import get_settings
 from models.store import open_store
 from models.upwork_store import UpworkContract, UpworkOrganization, UpworkTimeEntry
@@ -57,8 +56,7 @@ def pushed(sims: Sims, settings, report_dir, monkeypatch) -> dict:
     """A linked MOCO project with Anna and Ben, pushed from awork, then known differences: a billed activity whose
     entry changed, an entry MOCO refused (an open sync issue), an entry of Carl (no MOCO user), an activity entered
     in MOCO directly, an entry not pushed yet; plus entries that must not count (an unlinked awork project, today)."""
-    for module in (push_module, reconcile_module):
-        monkeypatch.setattr(module, "today", lambda timezone: TODAY)
+    monkeypatch.setattr(clock, "today", lambda timezone="UTC": TODAY)
     seed_fields(sims)
     customer = sims.moco.add_company("Pixelwerk GmbH")
     project = sims.moco.add_project(

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from flows import upwork_time
 from flows.backfill_upwork import backfill_upwork
 from flows.refresh_upwork import refresh_upwork
 from flows.sync_upwork import sync_upwork
+from models import clock
 from models.settings import get_settings
 from models.store import open_store
 from models.upwork_store import UpworkStore
@@ -47,7 +47,7 @@ def world(upwork, awork_people, sims, monkeypatch):
     the agency's relaunch, shop and intranet (no work diary), the client's ended landing page, the freelancer's
     UX research; the fixed-price logo redesign mapped too. The clock stands at 15:00 UTC of the seed's today."""
     today = upwork.today()
-    monkeypatch.setattr(upwork_time, "utc_now", lambda: datetime.combine(today, time(15), tzinfo=UTC))
+    monkeypatch.setattr(clock, "utc_now", lambda: datetime.combine(today, time(15), tzinfo=UTC))
     mehmet = sims.awork.add_user("Mehmet", "Yilmaz", "mehmet@pixelwerk.example")
     sims.awork.add_type_of_work("Upwork")
     projects = {name: sims.awork.add_project(name)["id"] for name in ("Relaunch", "Support", "Kampagne")}
@@ -151,7 +151,6 @@ def report_margin_matches_the_awork_entries(world, awork_people, sims, monkeypat
     their days (bill 45, from the rate change 50; pay 30)."""
     from flows import upwork_margin as margin_module
 
-    monkeypatch.setattr(margin_module, "today", lambda: world["today"])
     monkeypatch.setenv("TIMEBRIDGE_REPORT_DIR", str(Path(get_settings().database_url.split("///")[1]).parent / "r"))
     get_settings.cache_clear()
     summary = margin_module.upwork_margin(start=world["today"] - timedelta(days=89), end=world["today"])
@@ -230,7 +229,7 @@ def test_disconnect_keeps_every_entry(upwork, world, sims):
 
 
 def freeze(monkeypatch, moment: datetime) -> None:
-    monkeypatch.setattr(upwork_time, "utc_now", lambda: moment)
+    monkeypatch.setattr(clock, "utc_now", lambda: moment)
 
 
 def last_wednesday(today: date) -> date:

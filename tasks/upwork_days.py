@@ -1,14 +1,16 @@
-"""What the two Upwork time flows share: work through organisations and windows of days, then record the run,
-publish its summary, issues and the status view."""
+"""The body the two Upwork time flows share (`backfill-upwork`, `sync-upwork`): sync a range of UTC days,
+organisation by organisation and window by window, then record the run and publish its summary, issues and the
+status view."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from prefect import get_run_logger
 from prefect.futures import as_completed
 
-from flows.progress import RunProgress
+from tasks.progress import RunProgress
+from models import clock
 from models.settings import get_settings
 from models.store import IssueDraft
 from models.upwork_store import CONNECTED, UpworkStore
@@ -29,11 +31,6 @@ class UpworkTimeSummary(UpworkTimeResult):
     dry_run: bool = False
     first_day: date | None = None
     last_day: date | None = None
-
-
-def utc_now() -> datetime:
-    """Now (tests freeze it)."""
-    return datetime.now(UTC)
 
 
 def connection_issue(store: UpworkStore) -> IssueDraft | None:
@@ -88,6 +85,6 @@ def sync_days(
                     upwork.mark_synced(organization_id)
         run.finish(total.counts(), total.issues, total.checked_refs or [CONNECTION])
     total.status = run.status
-    publish_upwork_status(utc_now().date())
+    publish_upwork_status(clock.today())
     get_run_logger().info("%s (%s to %s): %s", total.status, first_day, last_day, run.counts)
     return run.final_state(total)  # type: ignore[return-value]  # callers get the summary, the UI the state
