@@ -26,7 +26,7 @@ OrgOption = Annotated[str | None, typer.Option("--org", help="Only this organisa
 
 
 def store() -> UpworkStore:
-    from tasks.upwork_refresh import upwork_store
+    from tasks.shared import upwork_store
 
     return upwork_store(get_settings())
 

@@ -91,7 +91,7 @@ def connect_and_map(plan: dict[str, tuple[str, str, str, str]]) -> None:
     from connectors.upwork import UpworkOAuth, upwork_http
     from flows.refresh_upwork import refresh_upwork
     from models.upwork_store import CONFIRMED, UpworkUserMapping
-    from tasks.upwork_refresh import upwork_store
+    from tasks.shared import upwork_store
 
     settings = get_settings()
     oauth = UpworkOAuth(settings, upwork_http(settings))

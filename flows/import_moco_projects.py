@@ -17,7 +17,7 @@ from tasks.import_projects import (
     read_awork_templates,
     read_moco_projects,
 )
-from tasks.project_rules import batches, plan_import
+from tasks.project_rules import batches, customer_ref, plan_import
 from tasks.runs import IMPORT_SCOPE, recorded_run
 
 FLOW_NAME = "import-moco-projects"
@@ -39,11 +39,13 @@ def import_moco_projects(dry_run: bool = False) -> ImportSummary:
     With `dry_run` the run stops after the plan and publishes it."""
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=IMPORT_SCOPE) as run:
         plan = plan_run(run.store)
+        checked = list(plan.checked_refs)
         if dry_run:
             summary = ImportSummary(dry_run=True, planned=plan.counts(), issues=plan.issues)
         else:
             summary = apply_plan(plan)
-        run.finish(summary.planned if dry_run else summary.counts(), summary.issues, plan.checked_refs)
+            checked += {customer_ref(p.draft.customer.moco_id) for p in plan.projects}  # their companies ensured
+        run.finish(summary.planned if dry_run else summary.counts(), summary.issues, checked)
     summary.status = run.status
     get_run_logger().info("%s: %s", summary.status, run.counts)
     return run.final_state(summary)  # type: ignore[return-value]  # callers get the summary, the UI the state

@@ -8,8 +8,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from models import clock
 from models.settings import get_settings
+from tasks.shared import upwork_store
 from tasks.upwork_days import UpworkTimeSummary, connection_issue, sync_days
-from tasks.upwork_refresh import read_awork_people, refresh_organization, refresh_organizations, upwork_store
+from tasks.upwork_refresh import read_awork_people, refresh_organization, refresh_organizations
 from tasks.upwork_time_rules import open_weeks
 
 FLOW_NAME = "sync-upwork"

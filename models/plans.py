@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
 from models.store import IssueDraft
+from models.upwork_store import UpworkTimeEntry
+
+DIARY, DAILY_TOTAL = "diary", "daily total"  # where an Upwork interval comes from
 
 
 def content_hash(*parts: Any) -> str:
@@ -221,3 +225,40 @@ class PushResult(RunResult):
     activities_linked: int = 0
     users_staffed: int = 0
     tasks_created: int = 0
+
+
+# --- Upwork time in awork ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Interval:
+    """A stretch of work: its UTC start, length and note; `source` says whether it came from the work diary."""
+
+    start: datetime
+    seconds: int
+    note: str | None
+    source: str = DIARY
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.seconds)
+
+
+@dataclass
+class DayChanges:
+    """What a contract's day needs in awork and in the store. Updates keep the entry's awork user, project, task
+    and type of work (a changed mapping affects new entries only)."""
+
+    create: list[UpworkTimeEntry] = field(default_factory=list)
+    resume: list[UpworkTimeEntry] = field(default_factory=list)  # a create whose outcome a crash left unknown
+    update: list[UpworkTimeEntry] = field(default_factory=list)
+    delete: list[UpworkTimeEntry] = field(default_factory=list)
+    rates: list[UpworkTimeEntry] = field(default_factory=list)  # only the stored rates changed
+    unchanged: int = 0
+
+    @property
+    def touches_awork_entries(self) -> bool:
+        """Whether entries we wrote before get changed (then awork edits since are checked first)."""
+        return any(e.awork_time_entry_id for e in self.update + self.delete)
+
+    @property
+    def writes(self) -> int:
+        return len(self.create) + len(self.resume) + len(self.update) + len(self.delete)

@@ -269,7 +269,7 @@ def connect_and_map_upwork(console: Console, awork: AworkSimulator) -> None:
     from flows.refresh_upwork import refresh_upwork
     from models.settings import get_settings
     from models.upwork_store import CONFIRMED, SUGGESTED
-    from tasks.upwork_refresh import upwork_store
+    from tasks.shared import upwork_store
 
     settings = get_settings()
     oauth = UpworkOAuth(settings, upwork_http(settings))

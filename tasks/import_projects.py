@@ -18,12 +18,13 @@ from tasks.idempotent import create_once
 from tasks.project_rules import (
     ImportNames,
     awork_project_url,
+    customer_ref,
     normalize_name,
     project_ref,
     project_steps,
     template_index,
 )
-from tasks.retry import RETRY
+from tasks.shared import RETRY
 
 
 def import_names(settings: Settings) -> ImportNames:
@@ -89,7 +90,7 @@ def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], 
                     result.issues.append(
                         IssueDraft(
                             kind="awork rejected company",
-                            object_ref=f"moco customer {customer.moco_id}",
+                            object_ref=customer_ref(customer.moco_id),
                             message=f"awork refused to create the company '{customer.name}': {error.message}",
                         )
                     )
@@ -126,6 +127,8 @@ class ProjectApplier:
             message = f"the awork project linked from MOCO project {draft.identifier} does not exist ({error.message})"
         except KeyTakenError as error:
             kind, message = "invalid project key", str(error)
+        except MissingCompanyError as error:
+            kind, message = "missing awork company", str(error)
         except ClientError as error:
             kind = f"{error.api} rejected"
             message = f"MOCO project {draft.identifier} '{draft.name}' could not be synced: {error}"
@@ -286,9 +289,14 @@ class KeyTakenError(Exception):
         )
 
 
-class MissingCompanyError(ClientError):
+class MissingCompanyError(Exception):
+    """The project's customer has no awork company (creating it was refused earlier in the run)."""
+
     def __init__(self, draft: ProjectDraft) -> None:
-        super().__init__("awork", "POST", "companies", None, f"no awork company for customer '{draft.customer.name}'")
+        super().__init__(
+            f"MOCO project {draft.identifier} '{draft.name}' waits for an awork company for its customer "
+            f"'{draft.customer.name}' (see the issue 'awork rejected company')"
+        )
 
 
 @task(name="apply-project-batch", cache_policy=NO_CACHE, **RETRY)

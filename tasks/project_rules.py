@@ -70,6 +70,10 @@ def project_ref(project_id: int) -> str:
     return f"moco project {project_id}"
 
 
+def customer_ref(customer_id: int) -> str:
+    return f"moco customer {customer_id}"
+
+
 def draft_project(project: MocoProject, templates: Mapping[str, str], names: ImportNames) -> ProjectDraft | IssueDraft:
     """The awork project a MOCO project should become, or the sync issue that keeps it from syncing.
 

@@ -17,7 +17,7 @@ from models.settings import get_settings
 from models.store import IssueDraft, LinkRecord, open_store
 from tasks.idempotent import create_once
 from tasks.project_rules import normalize_name
-from tasks.retry import RETRY
+from tasks.shared import RETRY
 from tasks.time_rules import AWORK_TAG, LinkedProject, PushContext, SyncWindow, entry_ref, local_date
 
 ACTIVITY = "activity"

@@ -26,7 +26,7 @@ from models.settings import get_settings
 from models.store import open_store
 from models.upwork_store import UpworkContract, UpworkOrganization, UpworkTimeEntry
 from tasks.report_rules import AWORK_COLUMNS, MARGIN_COLUMNS, MOCO_COLUMNS, TOTAL
-from tasks.retry import RETRY
+from tasks.shared import RETRY
 from tasks.time_rules import SyncWindow, local_date
 
 PUSH_FLOW = "push-awork-times"

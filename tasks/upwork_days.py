@@ -9,13 +9,13 @@ from datetime import date
 from prefect import get_run_logger
 from prefect.futures import as_completed
 
-from tasks.progress import RunProgress
 from models import clock
 from models.settings import get_settings
 from models.store import IssueDraft
 from models.upwork_store import CONNECTED, UpworkStore
+from tasks.progress import RunProgress
 from tasks.runs import UPWORK_SCOPE, recorded_run
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 from tasks.upwork_status import publish_upwork_status
 from tasks.upwork_time_rules import day_windows
 from tasks.upwork_times import UpworkTimeResult, read_upwork_targets, sync_upwork_window

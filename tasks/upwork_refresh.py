@@ -11,10 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from connectors.awork import AworkClient
-from connectors.upwork import UpworkClient, UpworkContractInfo
-from models.secrets import TokenCipher
-from models.settings import Settings, get_settings
-from models.store import open_store
+from connectors.upwork import UpworkContractInfo
+from models.settings import get_settings
 from models.upwork_store import (
     CONFIRMED,
     SUGGESTED,
@@ -27,7 +25,7 @@ from models.upwork_store import (
     UpworkStore,
     UpworkUserMapping,
 )
-from tasks.retry import RETRY
+from tasks.shared import RETRY, upwork_client, upwork_store
 from tasks.upwork_rules import (
     CLIENT,
     Person,
@@ -39,16 +37,6 @@ from tasks.upwork_rules import (
 )
 
 LOOKBACK_DAYS = 90
-
-
-def upwork_store(settings: Settings) -> UpworkStore:
-    """The store's Upwork tables, with the token cipher when a secret key is configured."""
-    cipher = TokenCipher(settings.secret_key) if settings.secret_key.get_secret_value() else None
-    return UpworkStore(open_store(settings.database_url).engine, cipher)
-
-
-def upwork_client(settings: Settings, store: UpworkStore) -> UpworkClient:
-    return UpworkClient.from_settings(settings, tokens=store)
 
 
 class OrganizationRefresh(BaseModel):

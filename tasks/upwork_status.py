@@ -23,8 +23,7 @@ from models.upwork_store import (
     UpworkTimeEntry,
     UpworkUserMapping,
 )
-from tasks.retry import RETRY
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import RETRY, upwork_store
 from tasks.upwork_rules import mapping_sync_state
 from tasks.upwork_time_rules import as_utc
 

@@ -4,7 +4,6 @@ diary is missing, which weeks are still open, the rates of a day, and what chang
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from connectors.upwork import DiaryCell, TimeReportRow
-from models.plans import content_hash
+from models.plans import DAILY_TOTAL, DayChanges, Interval, content_hash
 from models.store import IssueDraft
 from models.upwork_store import (
     UpworkContract,
@@ -25,22 +24,7 @@ from models.upwork_store import (
 from tasks.upwork_rules import CLIENT, RatePeriod, mapping_sync_state, rate_on
 
 CELL = timedelta(minutes=10)
-DIARY, DAILY_TOTAL = "diary", "daily total"
 FREEZE = time(12)  # an Upwork week (Monday to Sunday, UTC) freezes on the following Monday at 12:00 UTC
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A stretch of work: its UTC start, length and note; `source` says whether it came from the work diary."""
-
-    start: datetime
-    seconds: int
-    note: str | None
-    source: str = DIARY
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(seconds=self.seconds)
 
 
 def entry_note(task: str | None, memo: str | None) -> str | None:
@@ -243,28 +227,6 @@ def draft_entry(target: ContractTarget, day: date, interval: Interval) -> Upwork
         currency=target.currency,
         source_hash=interval_hash(interval),
     )
-
-
-@dataclass
-class DayChanges:
-    """What a contract's day needs in awork and in the store. Updates keep the entry's awork user, project, task
-    and type of work (a changed mapping affects new entries only)."""
-
-    create: list[UpworkTimeEntry] = field(default_factory=list)
-    resume: list[UpworkTimeEntry] = field(default_factory=list)  # a create whose outcome a crash left unknown
-    update: list[UpworkTimeEntry] = field(default_factory=list)
-    delete: list[UpworkTimeEntry] = field(default_factory=list)
-    rates: list[UpworkTimeEntry] = field(default_factory=list)  # only the stored rates changed
-    unchanged: int = 0
-
-    @property
-    def touches_awork_entries(self) -> bool:
-        """Whether entries we wrote before get changed (then awork edits since are checked first)."""
-        return any(e.awork_time_entry_id for e in self.update + self.delete)
-
-    @property
-    def writes(self) -> int:
-        return len(self.create) + len(self.resume) + len(self.update) + len(self.delete)
 
 
 def plan_day(drafts: Sequence[UpworkTimeEntry], stored: Sequence[UpworkTimeEntry]) -> DayChanges:

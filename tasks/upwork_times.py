@@ -14,16 +14,14 @@ from prefect.cache_policies import NO_CACHE
 from connectors.awork import AworkClient, AworkTimeEntry, AworkTimeEntryForm
 from connectors.http import ClientError, NotFoundError
 from connectors.upwork import TimeReportRow
-from models.plans import RunResult
+from models.plans import DayChanges, RunResult
 from models.settings import Settings, get_settings
 from models.store import IssueDraft, utcnow
 from models.upwork_store import UpworkContract, UpworkStore, UpworkTimeEntry
 from tasks.idempotent import create_once
-from tasks.retry import RETRY
-from tasks.upwork_refresh import upwork_client, upwork_store
+from tasks.shared import RETRY, upwork_client, upwork_store
 from tasks.upwork_time_rules import (
     ContractTarget,
-    DayChanges,
     as_utc,
     contract_targets,
     daily_total_intervals,

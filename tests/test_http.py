@@ -23,7 +23,7 @@ from connectors.moco import MocoClient
 from connectors.upwork import UpworkClient
 from flows.backfill_upwork import backfill_upwork
 from models.settings import get_settings
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 from tests.conftest import AWORK_KEY, MOCO_KEY
 from tests.test_token_refresh import connect_without_browser
 from tests.test_upwork_backfill import awork_entries, expected_entries, world  # noqa: F401 (world: a fixture)

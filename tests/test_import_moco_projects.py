@@ -218,6 +218,40 @@ def test_bad_input_is_reported_and_the_rest_syncs(sims, agency, settings):
     assert again.status == "completed with issues"
 
 
+def test_a_refused_company_holds_back_only_its_customers_projects(sims, agency, settings):
+    sims.awork.faults.fail_next(
+        1,
+        422,
+        method="POST",
+        route="/companies",
+        body={
+            "code": "validation-failed",
+            "description": "Company name blocked",
+            "link": "https://developers.awork.com",
+        },
+    )
+
+    summary = import_moco_projects()
+
+    assert summary.status == "completed with issues"
+    assert [p["projectKey"] for p in sims.awork.projects()] == ["P24002"]  # Nordlicht's company exists in awork
+    issues = {(i.kind, i.object_ref): i.message for i in store(settings).open_issues("import-moco-projects")}
+    customer = agency["website"]["customer"]["id"]
+    assert "Company name blocked" in issues[("awork rejected company", f"moco customer {customer}")]
+    website, shop = (f"moco project {agency[name]['id']}" for name in ("website", "shop"))
+    assert issues[("missing awork company", website)] == (
+        "MOCO project P24001 'Website Relaunch' waits for an awork company for its customer 'Pixelwerk GmbH' "
+        "(see the issue 'awork rejected company')"
+    )
+    assert ("missing awork company", shop) in issues
+
+    again = import_moco_projects()
+
+    assert sorted(p["projectKey"] for p in sims.awork.projects()) == ["P-24-003", "P24001", "P24002"]
+    assert store(settings).open_issues("import-moco-projects") == []
+    assert again.status == "completed"
+
+
 def drop_customer(page: list[dict], project_id: int) -> list[dict]:
     """A malformed MOCO payload: the project comes without its customer."""
     return [{k: v for k, v in p.items() if k != "customer" or p["id"] != project_id} for p in page]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from models.settings import get_settings
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 from tests.prefect_server import PrefectServer, timebridge_env
 from tests.test_one_writer import nine_days_of_entries, shared_store  # noqa: F401 - the fixture
 from tests.test_push_awork_times import (

@@ -20,7 +20,7 @@ from models.lease import LeaseHeldError, WriterLease
 from models.settings import get_settings
 from models.store import engine_for
 from tasks.runs import UPWORK_SCOPE
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 from tests.prefect_server import PrefectServer, fresh_database, timebridge_env
 from tests.test_push_awork_times import (
     TODAY,

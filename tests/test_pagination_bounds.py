@@ -16,7 +16,7 @@ from connectors.upwork import UpworkClient
 from models.settings import get_settings
 from sandbox.core import ServedSimulator, SimRequest, SimResponse, Simulator, route
 from sandbox.moco import MocoSimulator
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 from tests.conftest import MOCO_KEY
 from tests.test_token_refresh import connect_without_browser
 

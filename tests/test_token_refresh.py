@@ -24,7 +24,7 @@ from models.settings import get_settings
 from models.tokens import TokenSet
 from models.upwork_store import CONNECTED, NEEDS_REAUTHORIZATION, UpworkStore
 from sandbox.upwork import TOKEN_PATH
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 
 POSTGRES_URL = os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parent.parent

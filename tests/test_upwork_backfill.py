@@ -21,7 +21,7 @@ from models.store import open_store
 from models.upwork_store import UpworkStore
 from sandbox.upwork import CELL_SECONDS
 from tasks import upwork_times
-from tasks.upwork_refresh import upwork_store
+from tasks.shared import upwork_store
 from tasks.upwork_status import read_status
 from tasks.upwork_time_rules import entry_note
 from tests.test_upwork_connection import connect, freelancer_id, org_id

@@ -22,7 +22,7 @@ from connectors.upwork import MalformedResponseError, UpworkScopeError
 from flows.refresh_upwork import refresh_upwork
 from models.settings import get_settings
 from models.upwork_store import CONFIRMED, CONNECTED, NEEDS_REAUTHORIZATION, SUGGESTED
-from tasks.upwork_refresh import upwork_client, upwork_store
+from tasks.shared import upwork_client, upwork_store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()

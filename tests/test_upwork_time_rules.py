@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.upwork import DiaryCell, NamedRef, TimeReportRow
+from models.plans import DAILY_TOTAL, Interval
 from models.upwork_store import (
     CONFIRMED,
     UpworkContract,
@@ -21,9 +22,7 @@ from models.upwork_store import (
 )
 from tasks.upwork_rules import RatePeriod
 from tasks.upwork_time_rules import (
-    DAILY_TOTAL,
     ContractTarget,
-    Interval,
     contract_targets,
     daily_total_intervals,
     day_windows,
