@@ -99,22 +99,6 @@ class ActivityFields(BaseModel):
     remote_url: str | None = None
 
 
-class MocoCompany(MocoModel):
-    id: int
-    name: str
-    type: str | None = None
-
-
-class MocoCustomProperty(MocoModel):
-    """A custom field definition ("Eigenes Feld")."""
-
-    id: int
-    name: str
-    kind: str
-    entity: str
-    defaults: list[Any] = Field(default_factory=list)
-
-
 class MocoClient(Connector):
     """MOCO API v1. One instance per task; `http.requests` counts the HTTP requests sent."""
 
@@ -152,9 +136,6 @@ class MocoClient(Connector):
         for item in paginate_link_header(self.http, "projects", params, PER_PAGE):
             yield MocoProject.model_validate(item)
 
-    def project(self, project_id: int) -> MocoProject:
-        return MocoProject.model_validate(self.http.get(url_path("projects", project_id)))
-
     def update_project_custom_properties(self, project_id: int, values: Mapping[str, str]) -> MocoProject:
         """Write custom field values; MOCO merges them with the project's other custom fields."""
         response = self.http.request("PUT", url_path("projects", project_id), json={"custom_properties": dict(values)})
@@ -163,16 +144,6 @@ class MocoClient(Connector):
     def project_tasks(self, project_id: int) -> Iterator[MocoTask]:
         for item in paginate_link_header(self.http, url_path("projects", project_id, "tasks"), {}, PER_PAGE):
             yield MocoTask.model_validate(item)
-
-    def companies(self, *, company_type: str | None = "customer") -> Iterator[MocoCompany]:
-        params = {"type": company_type} if company_type else {}
-        for item in paginate_link_header(self.http, "companies", params, PER_PAGE):
-            yield MocoCompany.model_validate(item)
-
-    def custom_properties(self, entity: str = "Project") -> list[MocoCustomProperty]:
-        """The account's custom field definitions for an entity."""
-        items = paginate_link_header(self.http, "account/custom_properties", {"entity": entity}, PER_PAGE)
-        return [MocoCustomProperty.model_validate(item) for item in items]
 
     # users, staffing, tasks, activities -------------------------------------------------------------------------
     def users(self) -> list[MocoUser]:

@@ -352,24 +352,6 @@ class UpworkClient(Connector):
         """Who the connection acts as."""
         return UpworkPerson.model_validate(self.query("query { user { id name } }")["user"])
 
-    def work_days(self, organization_id: str, contract_id: str, first_day: date, last_day: date) -> list[date]:
-        """The (UTC) days on which a contract has tracked time."""
-        data = self.query(
-            """query($input: WorkdaysInput!) { workDays(workdaysInput: $input) { workDays } }""",
-            {
-                "input": {
-                    "contractIds": [contract_id],
-                    "timeRange": {"rangeStart": first_day.strftime("%Y%m%d"), "rangeEnd": last_day.strftime("%Y%m%d")},
-                }
-            },
-            tenant=organization_id,
-        )
-        return [datetime.strptime(day, "%Y%m%d").date() for day in (data["workDays"] or {}).get("workDays") or []]
-
-    def work_diary(self, organization_id: str, contract_id: str, day: date) -> list[DiaryCell]:
-        """A contract's 10-minute cells of one (UTC) day; empty where the diary is not available."""
-        return self.work_diaries(organization_id, [(contract_id, day)])[(contract_id, day)]
-
     def work_diaries(
         self, organization_id: str, wanted: Sequence[tuple[str, date]]
     ) -> dict[tuple[str, date], list[DiaryCell]]:

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     http_max_pages: PositiveInt = 10000  # a paginated read stops with an error after this many pages
     shared_rate_limits: bool = True  # with a Prefect server: each API limit is a global concurrency limit too
 
-    # Domain names (MOCO fields, tag and awork list), as in DESIGN.md "Domain rules".
+    # Domain names (MOCO fields, tag and awork list), listed in README "Configuration".
     moco_sync_tag: str = "Sync to awork"
     moco_sync_field: str = "Sync zu awork"
     moco_awork_link_field: str = "awork Projekt"

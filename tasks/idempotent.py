@@ -1,4 +1,5 @@
-"""Creating remote objects exactly once, even when a write's outcome is unknown (rule 3 of DESIGN.md)."""
+"""Creating remote objects exactly once, even when a write's outcome is unknown: look for it by a key the remote
+side keeps before creating it again."""
 
 from __future__ import annotations
 

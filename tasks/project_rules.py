@@ -21,7 +21,7 @@ _TRUE_VALUES = {"1", "true", "yes", "ja"}
 
 @dataclass(frozen=True)
 class ImportNames:
-    """The MOCO names the rules look for (settings, with the defaults of DESIGN.md)."""
+    """The MOCO names the rules look for (settings; README "Configuration" lists their defaults)."""
 
     sync_tag: str = "Sync to awork"
     sync_field: str = "Sync zu awork"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.plans import remote_id
-from tasks.time_rules import entry_ref
+from tasks.time_rules import entry_ref, explicit_days
 
 AWORK_COLUMNS = ["entry_id", "project", "user", "email", "day", "seconds"]
 MOCO_COLUMNS = ["activity_id", "project", "user", "day", "seconds", "billed", "remote_id"]
@@ -44,13 +44,7 @@ def check_choice(by: str, choices: Iterable[str]) -> None:
 def report_window(start: date | None, end: date | None, today: date, days: int = 35) -> tuple[date, date]:
     """The report's days (inclusive): start..end (one of them alone: that day), else the last `days` days up to
     yesterday."""
-    if start is None and end is None:
-        return today - timedelta(days=days), today - timedelta(days=1)
-    first, last = start or end, end or start
-    assert first is not None and last is not None
-    if first > last:
-        raise ValueError(f"start {first} is after end {last}")
-    return first, last
+    return explicit_days(start, end) or (today - timedelta(days=days), today - timedelta(days=1))
 
 
 # reconciliation ------------------------------------------------------------------------------------------------

@@ -44,15 +44,22 @@ class SyncWindow(BaseModel):
         return start, end
 
 
+def explicit_days(start: date | None, end: date | None) -> tuple[date, date] | None:
+    """The days `start`..`end` (inclusive; one of them alone means that day), or None when neither is given."""
+    if start is None:
+        return None if end is None else (end, end)
+    last = end or start
+    if start > last:
+        raise ValueError(f"start {start} is after end {last}")
+    return start, last
+
+
 def sync_window(start: date | None, end: date | None, today: date, rescan_days: int) -> SyncWindow:
     """An explicit range (a resync), or the last `rescan_days` days up to today (the incremental default)."""
-    if start is None and end is None:
+    days = explicit_days(start, end)
+    if days is None:
         return SyncWindow(first_day=today - timedelta(days=rescan_days), last_day=today)
-    first, last = start or end, end or start
-    assert first is not None and last is not None
-    if first > last:
-        raise ValueError(f"start {first} is after end {last}")
-    return SyncWindow(first_day=first, last_day=last, explicit=True)
+    return SyncWindow(first_day=days[0], last_day=days[1], explicit=True)
 
 
 def zone(name: str | None, default: str) -> ZoneInfo:

@@ -146,7 +146,8 @@ def contract_targets(
             continue
         syncs, reason = mapping_sync_state(contract, mapping, user)
         ref = f"upwork contract {contract.organization_id}/{contract.id}"
-        if not syncs:
+        awork_user_id = user.awork_user_id if user else None
+        if not (syncs and awork_user_id and mapping.awork_project_id):  # syncing implies both ids
             if mapping.enabled and mapping.awork_project_id and reason.startswith("freelancer not mapped"):
                 issues.append(
                     IssueDraft(
@@ -180,14 +181,13 @@ def contract_targets(
                 )
             )
             continue
-        assert user is not None and user.awork_user_id and mapping.awork_project_id  # contract_sync_state checked
         targets[contract.id] = ContractTarget(
             organization_id=contract.organization_id,
             organization_kind=kinds[contract.organization_id],
             contract_id=contract.id,
             title=contract.title,
             freelancer_id=contract.freelancer_id,
-            awork_user_id=user.awork_user_id,
+            awork_user_id=awork_user_id,
             awork_project_id=mapping.awork_project_id,
             awork_task_id=mapping.awork_task_id,
             awork_type_of_work_id=type_of_work,

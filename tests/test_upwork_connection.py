@@ -255,7 +255,13 @@ def test_connect_can_catch_the_redirect_on_the_loopback_uri(upwork):
     assert "code=" in redirect and "state=s1" in redirect
 
 
-def test_work_days_and_the_work_diary(upwork):
+def worked_days(client, organization_id: str, contract_id: str, first_day, last_day) -> list:
+    """The days on which the time report shows time of the contract."""
+    rows = client.time_report(organization_id, first_day, last_day, [contract_id])
+    return sorted({row.date_worked_on for row in rows if row.hours})
+
+
+def test_the_work_diary_of_worked_days(upwork):
     connect(upwork)
     store = upwork_store(get_settings())
     assert store.connection().user_name  # who connected
@@ -264,13 +270,13 @@ def test_work_days_and_the_work_diary(upwork):
     intranet = next(c for c in upwork.contracts() if c["title"] == "Intranet Support")
     today = upwork.today()
     with upwork_client(get_settings(), store) as client:
-        days = client.work_days(agency, relaunch["id"], today - timedelta(days=14), today)
-        cells = client.work_diary(agency, relaunch["id"], days[-1])
+        days = worked_days(client, agency, relaunch["id"], today - timedelta(days=14), today)
+        cells = client.work_diaries(agency, [(relaunch["id"], days[-1])])[(relaunch["id"], days[-1])]
         assert days and all(d.weekday() < 5 for d in days)
         assert cells and all(c.start.date() == days[-1] and c.start.minute % 10 == 0 for c in cells)
         assert any(c.memo for c in cells)
-        no_diary_day = client.work_days(agency, intranet["id"], today - timedelta(days=14), today)[-1]
-        assert client.work_diary(agency, intranet["id"], no_diary_day) == []  # time exists, the diary does not
+        no_diary_day = worked_days(client, agency, intranet["id"], today - timedelta(days=14), today)[-1]
+        assert client.work_diaries(agency, [(intranet["id"], no_diary_day)]) == {(intranet["id"], no_diary_day): []}
 
 
 def test_work_diaries_of_many_days_come_ten_per_request(upwork):
@@ -280,12 +286,12 @@ def test_work_diaries_of_many_days_come_ten_per_request(upwork):
     relaunch = next(c for c in upwork.contracts() if c["title"].startswith("Website Relaunch"))["id"]
     intranet = next(c for c in upwork.contracts() if c["title"] == "Intranet Support")["id"]
     with upwork_client(get_settings(), store) as client:
-        days = client.work_days(agency, relaunch, upwork.today() - timedelta(days=30), upwork.today())
+        days = worked_days(client, agency, relaunch, upwork.today() - timedelta(days=30), upwork.today())
         wanted = [(relaunch, day) for day in days] + [(intranet, days[-1])]
         before = client.http.requests
         diaries = client.work_diaries(agency, wanted)
         assert client.http.requests - before == -(-len(wanted) // 10)  # aliases: ten (contract, day) per request
-        assert diaries[(relaunch, days[3])] == client.work_diary(agency, relaunch, days[3])
+        assert diaries[(relaunch, days[3])] == client.work_diaries(agency, [(relaunch, days[3])])[(relaunch, days[3])]
     assert diaries[(intranet, days[-1])] == []
     expected = {
         day: sum(1 for t in upwork._contracts[relaunch].cells if datetime.fromtimestamp(t, UTC).date() == day)
