@@ -227,6 +227,27 @@ class PushResult(RunResult):
     tasks_created: int = 0
 
 
+class PushTotals(BaseModel):
+    """What the parts of a push planned and did, added up."""
+
+    planned: dict[str, int] = Field(default_factory=dict)
+    applied: PushResult = Field(default_factory=PushResult)
+    issues: list[IssueDraft] = Field(default_factory=list)
+    checked_refs: list[str] = Field(default_factory=list)
+
+    def add_plan(self, plan: TimePlan) -> None:
+        """Count a part's plan: what it would do, its issues, and what it looked at."""
+        for name, count in plan.counts().items():
+            self.planned[name] = self.planned.get(name, 0) + count
+        self.issues += plan.issues
+        self.checked_refs += plan.checked_refs
+
+    def add_result(self, result: PushResult) -> None:
+        """Count what applying a part's plan did (its issues too)."""
+        self.applied = self.applied.merge(result)
+        self.issues += result.issues
+
+
 # --- Upwork time in awork ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Interval:

@@ -14,8 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
-from models.plans import remote_id
-from tasks.time_rules import entry_ref, explicit_days
+from tasks.time_rules import REMOTE_PREFIX, entry_ref, explicit_days
 
 AWORK_COLUMNS = ["entry_id", "project", "user", "email", "day", "seconds"]
 MOCO_COLUMNS = ["activity_id", "project", "user", "day", "seconds", "billed", "remote_id"]
@@ -24,7 +23,6 @@ DAY_KEY = ["project", "user", "day"]
 RECONCILE_BY = ("project", "user", "day", "week")
 MARGIN_BY = {"contract": ["organisation", "contract"], "project": ["project"], "organisation": ["organisation"]}
 TOTAL = "total"
-REMOTE_PREFIX = remote_id("")
 ISSUE_PREFIX = entry_ref("")
 
 BILLED = "billed activity"

@@ -15,6 +15,8 @@ from models.store import IssueDraft, Link
 from tasks.project_rules import normalize_name
 
 AWORK_TAG = "awork"
+ACTIVITY = "activity"  # the store's links of awork time entries to MOCO activities
+REMOTE_PREFIX = remote_id("")  # of our MOCO activities' remote_id
 
 
 class SyncWindow(BaseModel):

@@ -1,123 +1,60 @@
-"""Prefect tasks of "push awork times": read both sides, then staff, create (in bulk), update and delete."""
+"""Prefect tasks of "push awork times" that write to MOCO: staff users and create the unassigned tasks, then delete,
+create (in bulk, per user) and update activities; each safe to run twice."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
 from prefect.runtime import task_run
 
-from connectors.awork import AworkClient, AworkTimeEntry
 from connectors.http import ClientError, NotFoundError
-from connectors.moco import BULK_MAX, ActivityFields, MocoActivity, MocoClient, chunks
-from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, PushResult, Staffing, remote_id
+from connectors.moco import BULK_MAX, ActivityFields, MocoClient, chunks
+from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, PushResult, Staffing, TimePlan
 from models.settings import get_settings
 from models.store import IssueDraft, LinkRecord, open_store
 from tasks.idempotent import create_once
 from tasks.project_rules import normalize_name
 from tasks.shared import RETRY
-from tasks.time_rules import AWORK_TAG, LinkedProject, PushContext, SyncWindow, entry_ref, local_date
-
-ACTIVITY = "activity"
-REMOTE_PREFIX = remote_id("")
+from tasks.time_rules import ACTIVITY, AWORK_TAG, PushContext, entry_ref
 
 
-@task(name="read-push-context", cache_policy=NO_CACHE, **RETRY)
-def read_push_context() -> PushContext:
-    """Linked projects (tasks and staffing from MOCO), the import's task links, and both sides' users."""
+def apply_plan(plan: TimePlan, context: PushContext) -> tuple[PushResult, PushContext]:
+    """Staff and prepare projects, delete first (so an entry that changed hands gets its new activity), then
+    create per user in bulk and update, in parallel batches. Returns what was done and the context afterwards
+    (staffing, unassigned tasks)."""
     settings = get_settings()
-    store = open_store(settings.database_url)
-    project_links = store.links("project")
-    task_links = store.links("task")
-    with MocoClient.from_settings(settings) as moco, AworkClient.from_settings(settings) as awork:
-        moco_projects = moco.projects_by_ids([int(moco_id) for moco_id in project_links]) if project_links else []
-        moco_users = moco.users()
-        awork_users = awork.users()
-        types_of_work = {t.id: t.name for t in awork.types_of_work() if t.name}
-    projects = {}
-    for project in moco_projects:
-        tasks_by_name: dict[str, int] = {}
-        for moco_task in project.tasks:
-            if moco_task.active:
-                tasks_by_name.setdefault(normalize_name(moco_task.name), moco_task.id)
-        projects[project_links[str(project.id)].target_id] = LinkedProject(
-            moco_id=project.id,
-            tasks_by_name=tasks_by_name,
-            unassigned_task_id=tasks_by_name.get(normalize_name(settings.moco_unassigned_task_name)),
-            staffed={c.user_id for c in project.contracts if c.active},
-        )
-    return PushContext(
-        projects=projects,
-        moco_task_for_awork_task={link.target_id: int(moco_id) for moco_id, link in task_links.items()},
-        moco_user_by_email={u.email.strip().lower(): u.id for u in moco_users if u.email and u.active},
-        awork_users={u.id: u for u in awork_users},
-        types_of_work=types_of_work,
-        app_url=settings.awork_app_url,
-        default_timezone=settings.timezone,
-        auto_staff=settings.moco_auto_staff,
-    )
+    unassigned_tasks, total = prepare_projects(plan.staff, plan.unassigned_task_projects, context)
+    context = context.after_preparing(plan.staff, unassigned_tasks)
+    if plan.delete or plan.forget:
+        total = total.merge(delete_activities(plan.delete, plan.forget))
+    by_user: dict[int, list[ActivityDraft]] = {}
+    for draft in plan.create:
+        by_user.setdefault(draft.user_id, []).append(draft)
+    emails = {user_id: email for email, user_id in context.moco_user_by_email.items()}
+    futures = [
+        create_activities.with_options(
+            task_run_name=f"create-activities {emails.get(user, user)} {days(drafts)}"
+        ).submit(user, drafts, unassigned_tasks)
+        for user, drafts in sorted(by_user.items())
+    ]
+    size = settings.push_batch_size
+    for i in range(0, max(len(plan.update), len(plan.adopt)), size):
+        changes, adopted = plan.update[i : i + size], plan.adopt[i : i + size]
+        name = f"update-activities {days([c.draft for c in changes + adopted])}"
+        futures.append(update_activities.with_options(task_run_name=name).submit(changes, adopted, unassigned_tasks))
+    wait(futures)
+    for future in futures:
+        total = total.merge(future.result())
+    return total, context
 
 
-@task(
-    name="read-awork-time-entries",
-    cache_policy=NO_CACHE,
-    task_run_name="read-awork-time-entries {days.first_day} to {days.last_day}",
-    **RETRY,
-)
-def read_time_entries(days: SyncWindow) -> list[AworkTimeEntry]:
-    """Entries whose local date lies in the given days (1000 per page)."""
-    settings = get_settings()
-    start, end = days.utc_bounds()
-    with AworkClient.from_settings(settings) as awork:
-        entries = awork.time_entries(starting_from=start, starting_before=end)
-    kept = [e for e in entries if (day := local_date(e, settings.timezone)) and days.contains(day)]
-    get_run_logger().info("read %d awork time entries (%s to %s)", len(kept), days.first_day, days.last_day)
-    return kept
-
-
-@task(name="read-changed-awork-time-entries", cache_policy=NO_CACHE, **RETRY)
-def read_changed_entries(since: datetime, window: SyncWindow) -> list[AworkTimeEntry]:
-    """Entries changed since `since` whose local date lies outside the window (the window's own are read anyway)."""
-    settings = get_settings()
-    with AworkClient.from_settings(settings) as awork:
-        entries = awork.time_entries_updated_since(since)
-    return [e for e in entries if not ((day := local_date(e, settings.timezone)) and window.contains(day))]
-
-
-@task(name="confirm-deleted-entries", cache_policy=NO_CACHE, **RETRY)
-def confirm_deleted(entry_ids: Sequence[str]) -> tuple[list[str], list[AworkTimeEntry]]:
-    """Of linked entries no longer in the window: those awork confirms deleted, and those that only moved."""
-    gone: list[str] = []
-    moved: list[AworkTimeEntry] = []
-    if not entry_ids:
-        return gone, moved
-    with AworkClient.from_settings(get_settings()) as awork:
-        for entry_id in entry_ids:
-            try:
-                moved.append(awork.time_entry(entry_id))
-            except NotFoundError:
-                gone.append(entry_id)
-    return gone, moved
-
-
-@task(name="read-moco-activities", cache_policy=NO_CACHE, **RETRY)
-def read_moco_activities(remote_ids: Sequence[str], ids: Sequence[int]) -> list[MocoActivity]:
-    """Our activities as MOCO has them now (100 remote ids or ids per request)."""
-    if not remote_ids and not ids:
-        return []
-    with MocoClient.from_settings(get_settings()) as moco:
-        return moco.activities(remote_ids=remote_ids, ids=ids)
-
-
-@task(name="read-moco-activities-of-days", cache_policy=NO_CACHE, **RETRY)
-def read_our_activities_between(days: SyncWindow) -> list[MocoActivity]:
-    """Our activities (tag `awork`) on the given days, to find those of entries deleted while the store had no
-    link to them (a resync reconciles the whole range)."""
-    with MocoClient.from_settings(get_settings()) as moco:
-        found = moco.activities_between(days.first_day, days.last_day, tag=AWORK_TAG)
-    return [a for a in found if a.remote_id and a.remote_id.startswith(REMOTE_PREFIX)]
+def days(drafts: list[ActivityDraft]) -> str:
+    """The dates a batch of activities covers, for the names of task runs."""
+    dates = sorted({d.date for d in drafts})
+    return f"{dates[0]} to {dates[-1]}" if dates else "no days"
 
 
 @task(name="prepare-moco-projects", cache_policy=NO_CACHE, **RETRY)
@@ -287,12 +224,3 @@ def delete_activities(removals: list[ActivityRemoval], forget: list[str]) -> Pus
             dropped.append(removal.entry_id)
     store.delete_links(ACTIVITY, dropped)
     return result
-
-
-def missing_entries(
-    links: Mapping[str, object], entries: Sequence[AworkTimeEntry], ours: Sequence[MocoActivity] = ()
-) -> list[str]:
-    """Entries we linked, or have activities for, that are not among those read: deleted, or moved away."""
-    seen = {entry.id for entry in entries}
-    known = set(links) | {a.remote_id.removeprefix(REMOTE_PREFIX) for a in ours if a.remote_id}
-    return sorted(entry_id for entry_id in known if entry_id not in seen)
