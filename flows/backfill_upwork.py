@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from models import clock
 from models.settings import get_settings
+from tasks.shared import thread_pool
 from tasks.upwork_days import UpworkTimeSummary, sync_days
 
 FLOW_NAME = "backfill-upwork"
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=3), timeout_seconds=6 * 3600)
+@flow(name=FLOW_NAME, task_runner=thread_pool(3), timeout_seconds=6 * 3600)
 def backfill_upwork(
     start: date | None = None,
     end: date | None = None,

@@ -17,6 +17,8 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
 
+from tasks.shared import in_sync
+
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
 
@@ -54,7 +56,7 @@ def schedule(spec: dict[str, Any]) -> Schedule:
 def deployment(spec: dict[str, Any]) -> RunnerDeployment:
     """The deployment `timebridge serve` registers for one entry of prefect.yaml."""
     limit = spec.get("concurrency_limit")
-    return entrypoint_flow(spec["entrypoint"]).to_deployment(
+    made = entrypoint_flow(spec["entrypoint"]).to_deployment(
         spec["name"],
         description=spec.get("description"),
         tags=spec.get("tags"),
@@ -62,6 +64,7 @@ def deployment(spec: dict[str, Any]) -> RunnerDeployment:
         schedules=[schedule(s) for s in spec.get("schedules") or []],
         concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit,
     )
+    return in_sync(made)
 
 
 def deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from models.plans import ImportPlan, ImportResult, PlannedProject
 from models.settings import get_settings
@@ -19,6 +18,7 @@ from tasks.import_projects import (
 )
 from tasks.project_rules import batches, customer_ref, plan_import
 from tasks.runs import IMPORT_SCOPE, recorded_run
+from tasks.shared import thread_pool
 
 FLOW_NAME = "import-moco-projects"
 
@@ -31,7 +31,7 @@ class ImportSummary(ImportResult):
     planned: dict[str, int] = {}
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False, timeout_seconds=3600)
+@flow(name=FLOW_NAME, task_runner=thread_pool(4), log_prints=False, timeout_seconds=3600)
 def import_moco_projects(dry_run: bool = False) -> ImportSummary:
     """Create or link an awork project for every MOCO project flagged for sync, with its customer, template and
     tasks (task list `MOCO`), write the awork link back to MOCO, and follow later MOCO changes.

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from prefect import flow, get_run_logger
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.awork import AworkTimeEntry
 from models import clock
@@ -16,6 +15,7 @@ from models.store import Store
 from tasks.push_reads import read_changed_entries, read_part, read_push_context, read_time_entries
 from tasks.push_writes import apply_plan
 from tasks.runs import PUSH_SCOPE, recorded_run
+from tasks.shared import thread_pool
 from tasks.time_rules import PushContext, SyncWindow, plan_push, sync_window
 
 FLOW_NAME = "push-awork-times"
@@ -32,7 +32,7 @@ class PushSummary(PushResult):
     planned: dict[str, int] = {}
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), timeout_seconds=FLOW_TIMEOUT_SECONDS)
+@flow(name=FLOW_NAME, task_runner=thread_pool(4), timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def push_awork_times(
     start: date | None = None, end: date | None = None, dry_run: bool = False, last_days: int | None = None
 ) -> PushSummary:

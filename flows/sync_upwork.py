@@ -4,11 +4,10 @@ correct our awork entries of the days that changed."""
 from __future__ import annotations
 
 from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from models import clock
 from models.settings import get_settings
-from tasks.shared import upwork_store
+from tasks.shared import thread_pool, upwork_store
 from tasks.upwork_days import UpworkTimeSummary, connection_issue, sync_days
 from tasks.upwork_refresh import read_awork_people, refresh_organization, refresh_organizations
 from tasks.upwork_time_rules import open_weeks
@@ -17,7 +16,7 @@ FLOW_NAME = "sync-upwork"
 DISCOVERY_DAYS = 14  # new contracts are found from the time of the open weeks (and a vendor's contract list)
 
 
-@flow(name=FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=3), timeout_seconds=3600)
+@flow(name=FLOW_NAME, task_runner=thread_pool(3), timeout_seconds=3600)
 def sync_upwork(organization_ids: list[str] | None = None, dry_run: bool = False) -> UpworkTimeSummary:
     """Refresh contracts, freelancers and rates of the selected organisations (all, or those given), then sync the
     current Upwork week and the previous one until it freezes (Monday 12:00 UTC). A day that changed in Upwork is

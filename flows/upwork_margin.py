@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
@@ -41,7 +42,7 @@ def upwork_margin(start: date | None = None, end: date | None = None, by: str = 
     with recorded_run(FLOW_NAME, publish=False) as run:
         check_choice(by, MARGIN_BY)
         first, last = report_window(start, end, clock.today())
-        entries = read_upwork_entries(first, last)
+        entries: pd.DataFrame = read_upwork_entries(first, last)
         report = margin_report(entries, by)
         title = f"Upwork margin per {by}, {first} to {last}"
         labels = [*MARGIN_BY[by], "currency"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -63,6 +64,10 @@ def read_awork_project_keys() -> dict[str, AworkProject]:
     return {p.project_key: p for p in projects if p.project_key}
 
 
+def first_company_named(awork: AworkClient, name: str) -> AworkCompany | None:
+    return next(iter(awork.companies_named(name)), None)
+
+
 @task(name="ensure-awork-companies", cache_policy=NO_CACHE, **RETRY)
 def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], ImportResult]:
     """awork company ids for MOCO customers: by our link, else by name (case-insensitive), else created."""
@@ -76,15 +81,15 @@ def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], 
         return ids, result
     with AworkClient.from_settings(settings) as awork:
         by_name: dict[str, AworkCompany] = {}
-        for company in awork.companies():
-            by_name.setdefault(normalize_name(company.name), company)
+        for existing in awork.companies():
+            by_name.setdefault(normalize_name(existing.name), existing)
         for customer in missing:
-            company = by_name.get(normalize_name(customer.name))
-            if company is None:
+            known = by_name.get(normalize_name(customer.name))
+            if known is None:
                 try:
                     company, created = create_once(
-                        lambda c=customer: awork.create_company(c.name),
-                        lambda c=customer: next(iter(awork.companies_named(c.name)), None),
+                        partial(awork.create_company, customer.name),
+                        partial(first_company_named, awork, customer.name),
                     )
                 except ClientError as error:
                     result.issues.append(
@@ -98,6 +103,8 @@ def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], 
                 by_name[normalize_name(customer.name)] = company
                 result.companies_created += created
                 result.created += [f"company {company.name}"] if created else []
+            else:
+                company = known
             ids[customer.moco_id] = company.id
             store.save_links([LinkRecord(kind="company", source_id=str(customer.moco_id), target_id=company.id)])
     return ids, result

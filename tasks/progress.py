@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from tasks.shared import in_sync
+
 Listener = Callable[[int, int, str], None]  # (steps done, steps in all, what)
 _listeners: list[Listener] = []
 
@@ -26,7 +28,7 @@ class RunProgress:
 
     def __init__(self, key: str, total: int, what: str) -> None:
         self.total, self.done, self.what = max(total, 1), 0, what
-        self.artifact_id = create_progress_artifact(progress=0.0, key=key, description=what)
+        self.artifact_id = in_sync(create_progress_artifact(progress=0.0, key=key, description=what))
         self._tell()
 
     def advance(self, steps: int = 1) -> None:

@@ -4,6 +4,7 @@ create (in bulk, per user) and update activities; each safe to run twice."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -11,7 +12,7 @@ from prefect.futures import wait
 from prefect.runtime import task_run
 
 from connectors.http import ClientError, NotFoundError
-from connectors.moco import BULK_MAX, ActivityFields, MocoClient, chunks
+from connectors.moco import BULK_MAX, ActivityFields, MocoActivity, MocoClient, chunks
 from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, PushResult, Staffing, TimePlan
 from models.settings import get_settings
 from models.store import IssueDraft, LinkRecord, open_store
@@ -89,17 +90,29 @@ def prepare_projects(
         for project_id in unassigned_task_projects:
             if project_id in known:
                 continue
-
-            def find(project_id: int = project_id) -> int | None:
-                tasks = moco.project_tasks(project_id)
-                return next((t.id for t in tasks if normalize_name(t.name) == normalize_name(name)), None)
-
-            task_id = find()  # an earlier attempt (or run) may have created it already
-            if task_id is None:
-                task_id, created = create_once(lambda p=project_id: moco.create_task(p, name).id, find)
+            find = partial(find_task_id, moco, project_id, name)
+            found = find()  # an earlier attempt (or run) may have created it already
+            if found is None:
+                made, created = create_once(partial(create_task_id, moco, project_id, name), find)
                 result.tasks_created += created
-            known[project_id] = task_id
+                found = made
+            known[project_id] = found
     return known, result
+
+
+def find_task_id(moco: MocoClient, project_id: int, name: str) -> int | None:
+    """The id of the project's task of this name (compared as names are), if it has one."""
+    wanted = normalize_name(name)
+    return next((t.id for t in moco.project_tasks(project_id) if normalize_name(t.name) == wanted), None)
+
+
+def create_task_id(moco: MocoClient, project_id: int, name: str) -> int:
+    return moco.create_task(project_id, name).id
+
+
+def activities_found(moco: MocoClient, remote_ids: list[str]) -> list[MocoActivity] | None:
+    """Our activities with these remote ids, if MOCO has any (None otherwise, for `create_once`)."""
+    return moco.activities(remote_ids=remote_ids) or None
 
 
 def is_retry() -> bool:
@@ -164,8 +177,8 @@ def create_activities(user_id: int, drafts: list[ActivityDraft], unassigned_task
             by_remote_id = {d.remote_id: d for d in chunk}
             try:
                 created, _ = create_once(
-                    lambda f=fields: moco.create_activities(user_id, f),
-                    lambda ids=list(by_remote_id): moco.activities(remote_ids=ids) or None,
+                    partial(moco.create_activities, user_id, fields),
+                    partial(activities_found, moco, list(by_remote_id)),
                 )
             except ClientError:
                 created = []

@@ -18,6 +18,7 @@ from prefect.utilities.urls import url_for
 from models.lease import writer_lease
 from models.settings import get_settings
 from models.store import IssueDraft, Store, open_store
+from tasks.shared import in_sync
 
 # Write scopes: one writer at a time per scope, whoever starts the run (CLI, deployment, worker on any host).
 IMPORT_SCOPE = "awork projects from MOCO"
@@ -48,8 +49,10 @@ def issues_link(flow: str, artifact_id: UUID) -> str:
 def publish_run(flow: str, counts: Mapping[str, Any], issues: Sequence[IssueDraft], status: str) -> str:
     """The sync-issue markdown artifact and the summary table artifact (which links the issues) of a run; returns
     the link to the issues."""
-    issues_id = create_markdown_artifact(
-        markdown=issues_markdown(flow, issues), key=f"{flow}-issues", description=f"{flow}: sync issues"
+    issues_id = in_sync(
+        create_markdown_artifact(
+            markdown=issues_markdown(flow, issues), key=f"{flow}-issues", description=f"{flow}: sync issues"
+        )
     )
     link = issues_link(flow, issues_id)
     rows = [{"what": key, "count": value} for key, value in counts.items()]

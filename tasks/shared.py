@@ -3,7 +3,11 @@ timeout) and the factories of the Upwork store and client."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar, cast
+
+from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from connectors.http import is_transient
 from connectors.upwork import UpworkClient
@@ -11,6 +15,21 @@ from models.secrets import TokenCipher
 from models.settings import Settings
 from models.store import open_store
 from models.upwork_store import UpworkStore
+
+T = TypeVar("T")
+
+
+def in_sync(value: T | Coroutine[Any, Any, T]) -> T:
+    """The result of a Prefect call that returns a coroutine only when called from async code (ours is sync)."""
+    if isinstance(value, Coroutine):
+        value.close()
+        raise TypeError("a Prefect call returned a coroutine in synchronous code")
+    return value
+
+
+def thread_pool(max_workers: int) -> TaskRunner[PrefectFuture[Any]]:
+    """A flow's task runner: at most `max_workers` tasks at once (Prefect's default pool is unbounded)."""
+    return cast(TaskRunner[PrefectFuture[Any]], ThreadPoolTaskRunner(max_workers=max_workers))  # its stubs are narrower
 
 
 def transient(state: Any) -> bool:

@@ -28,21 +28,22 @@ from tasks.upwork_rules import mapping_sync_state
 from tasks.upwork_time_rules import as_utc
 
 RECENT = 10
+Row = dict[str, str | int | float]  # column name -> value
 
 
 class StatusView(BaseModel):
     """Rows of the three status tables (column name -> value, all strings or numbers)."""
 
-    organizations: list[dict[str, str | int]] = []
-    contracts: list[dict[str, str | float]] = []
-    recent_entries: list[dict[str, str | float]] = []
+    organizations: list[Row] = []
+    contracts: list[Row] = []
+    recent_entries: list[Row] = []
 
-    def tables(self) -> dict[str, list[dict[str, str | int | float]]]:
+    def tables(self) -> dict[str, list[Row]]:
         """The three tables by title."""
         return {
-            "organisations": list(self.organizations),
-            "contracts": list(self.contracts),
-            "recent entries": list(self.recent_entries),
+            "organisations": self.organizations,
+            "contracts": self.contracts,
+            "recent entries": self.recent_entries,
         }
 
 

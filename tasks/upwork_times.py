@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from contextlib import suppress
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
@@ -222,8 +223,8 @@ class DayApplier:
                 written = (
                     found.adopt(entry)
                     or create_once(
-                        lambda form=form: awork.create_time_entry(form),
-                        lambda entry=entry: found.search(entry, fresh=True),
+                        partial(awork.create_time_entry, form),
+                        partial(found.search, entry, fresh=True),
                     )[0]
                 )
             except ClientError as error:  # awork refused this one entry: report it, go on
