@@ -184,9 +184,16 @@ class MocoClient(Connector):
                 found += [MocoActivity.model_validate(item) for item in items]
         return found
 
-    def activities_between(self, first_day: date, last_day: date, *, tag: str) -> list[MocoActivity]:
-        """Activities with a tag on the days `first_day`..`last_day` (inclusive), 100 per page."""
-        params = {"from": first_day.isoformat(), "to": last_day.isoformat(), "tag": tag}
+    def activities_between(
+        self, first_day: date, last_day: date, *, tag: str | None = None, project_id: int | None = None
+    ) -> list[MocoActivity]:
+        """Activities on the days `first_day`..`last_day` (inclusive), of one tag or project if given; 100 per
+        page."""
+        params = {"from": first_day.isoformat(), "to": last_day.isoformat()}
+        if tag is not None:
+            params["tag"] = tag
+        if project_id is not None:
+            params["project_id"] = str(project_id)
         return [MocoActivity.model_validate(i) for i in paginate_link_header(self.http, "activities", params, PER_PAGE)]
 
     def create_activities(self, user_id: int, activities: Sequence[ActivityFields]) -> list[MocoActivity]:

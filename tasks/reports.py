@@ -20,8 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, select
 
 from connectors.awork import AworkClient, AworkUser
-from connectors.http import paginate_link_header
-from connectors.moco import PER_PAGE, MocoActivity, MocoClient, MocoProject, MocoUser
+from connectors.moco import MocoClient, MocoProject, MocoUser
 from models.settings import get_settings
 from models.store import open_store
 from models.upwork_store import UpworkContract, UpworkOrganization, UpworkTimeEntry
@@ -104,12 +103,10 @@ def read_awork_hours(first_day: date, last_day: date, context: ReconcileContext)
 @task(name="read-moco-hours", cache_policy=NO_CACHE, **RETRY)
 def read_moco_hours(first_day: date, last_day: date, context: ReconcileContext) -> pd.DataFrame:
     """Every MOCO activity of the linked projects on the days, ours or not (MOCO_COLUMNS; 100 per page)."""
-    params = {"from": first_day.isoformat(), "to": last_day.isoformat()}
     rows = []
     with MocoClient.from_settings(get_settings()) as moco:
         for project_id, project in context.moco_projects.items():
-            items = paginate_link_header(moco.http, "activities", {**params, "project_id": project_id}, PER_PAGE)
-            for activity in (MocoActivity.model_validate(item) for item in items):
+            for activity in moco.activities_between(first_day, last_day, project_id=project_id):
                 user = context.moco_users.get(activity.user.id, f"MOCO user {activity.user.id}")
                 rows.append(
                     (activity.id, project, user, activity.date, activity.seconds, activity.billed, activity.remote_id)
