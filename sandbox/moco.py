@@ -1,5 +1,5 @@
-"""MOCO API v1 simulator: session, projects with embedded tasks and contracts, project tasks, project contracts
-(staffing), activities (time entries, single and bulk), companies, users and custom property definitions.
+"""MOCO API v1 simulator: session, profile, projects with embedded tasks and contracts, project tasks, project
+contracts (staffing), activities (time entries, single and bulk), companies, users and custom property definitions.
 
 Follows `../shared/api/moco.md` (the fact sheet), the official OpenAPI spec and the real responses recorded in
 `moco-recorded-responses.json`: Rails-style optional `.json` suffix, `Token token=` and `Bearer` auth, 100 per page
@@ -350,6 +350,7 @@ _COMPANY_DEFAULTS: dict[str, Any] = {
     "info": "",
     "footer": "",
     "custom_properties": {},
+    "active": True,  # not in the 2022 recordings; documented since (moco.md, the spec's `Company`)
     "user_id": None,
 }
 # Fields only customers (resp. suppliers) have, as the recordings show them; organizations have neither.
@@ -727,6 +728,25 @@ class MocoSimulator(Simulator):
     def show_user(self, request: SimRequest) -> JSON:
         return self._lookup(self._users, request.path_params["id"]).json()
 
+    @route("GET", "/profile")
+    def show_profile(self, request: SimRequest) -> JSON:
+        """The acting user's profile (the impersonated user's with `X-IMPERSONATE-USER-ID`), in the spec's shape:
+        no real response is recorded, and the spec's example is all there is to go by."""
+        user = self._users[self._acting_user(request)]
+        first, last = user.attrs["firstname"], user.attrs["lastname"]
+        return {
+            "id": user.id,
+            "email": user.attrs["email"],
+            "full_name": f"{first} {last}",
+            "first_name": first,
+            "last_name": last,
+            "active": user.attrs["active"],
+            "external": user.attrs["extern"],
+            "avatar_url": user.attrs["avatar_url"],
+            "unit": copy.deepcopy(user.attrs["unit"]),
+            **_timestamps(user),
+        }
+
     # --- custom property definitions --------------------------------------------------------------------------
     @route("GET", "/account/custom_properties")
     def list_custom_properties(self, request: SimRequest) -> SimResponse:
@@ -862,11 +882,12 @@ class MocoSimulator(Simulator):
     def list_activities(self, request: SimRequest) -> SimResponse:
         """Activities sorted by date, then id (UNCONFIRMED: MOCO's default order); filters see `_activity_filters`.
         Deleted activities are gone: `updated_after` does not report deletions (as MOCO documents)."""
-        return _page(request, _select(self._activity_list(), _activity_filters(request)))
+        return _page(request, _select(self._activity_list(self._sees_rates(request)), _activity_filters(request)))
 
     @route("GET", "/activities/{id}")
     def show_activity(self, request: SimRequest) -> JSON:
-        return self._activity_json(self._lookup(self._activities, request.path_params["id"]))
+        activity = self._lookup(self._activities, request.path_params["id"])
+        return self._activity_json(activity, self._sees_rates(request))
 
     @route("POST", "/activities")
     def create_activity(self, request: SimRequest) -> JSON:
@@ -874,7 +895,7 @@ class MocoSimulator(Simulator):
         `_activity_attrs`."""
         attrs, errors = self._activity_attrs(_ACTIVITY_DEFAULTS, _payload(request), self._acting_user(request))
         _reject(errors)
-        return self._activity_json(self._insert(self._activities, "activity", attrs))
+        return self._activity_json(self._insert(self._activities, "activity", attrs), self._sees_rates(request))
 
     @route("POST", "/activities/bulk")
     def create_activities(self, request: SimRequest) -> SimResponse | JSON:
@@ -905,7 +926,7 @@ class MocoSimulator(Simulator):
         _reject(errors)
         stamp = self._tick()
         created = [self._insert(self._activities, "activity", attrs, stamp) for attrs in validated]
-        return [self._activity_json(activity) for activity in created]
+        return [self._activity_json(activity, self._sees_rates(request)) for activity in created]
 
     @route("PUT", "/activities/{id}")
     def put_activity(self, request: SimRequest) -> JSON:
@@ -1330,9 +1351,15 @@ class MocoSimulator(Simulator):
             for activity in self._activities.values()
         )
 
-    def _activity_list(self) -> list[JSON]:
+    def _activity_list(self, with_rate: bool = True) -> list[JSON]:
         ordered = sorted(self._activities.values(), key=lambda activity: (activity.attrs["date"], activity.id))
-        return [self._activity_json(activity) for activity in ordered]
+        return [self._activity_json(activity, with_rate) for activity in ordered]
+
+    def _sees_rates(self, request: SimRequest) -> bool:
+        """Whether an activity's `hourly_rate` ("Effective hourly rate if visible to caller") is shown: only to the
+        key's own user. UNCONFIRMED: MOCO decides by the acting user's permissions; a real create impersonating a
+        fresh user came back without it, and we treat every impersonated user alike."""
+        return self._acting_user(request) == self.api_user_id
 
     def _activity_attrs(
         self, current: Mapping[str, Any], payload: Mapping[str, Any], user_id: int
@@ -1398,7 +1425,7 @@ class MocoSimulator(Simulator):
         attrs, errors = self._activity_attrs(activity.attrs, _payload(request), activity.attrs["user_id"])
         _reject(errors)
         self._commit(activity, attrs)
-        return self._activity_json(activity)
+        return self._activity_json(activity, self._sees_rates(request))
 
     def _activity_rate(self, project: _Record, task: _Record, user_id: int) -> float:
         """The hourly rate by the project's billing variant: the project's, the task's or the user's contract rate
@@ -1411,14 +1438,15 @@ class MocoSimulator(Simulator):
             return next((float(c.attrs["hourly_rate"]) for c in contracts if c.attrs["user_id"] == user_id), 0.0)
         return float(project.attrs["hourly_rate"])
 
-    def _activity_json(self, activity: _Record) -> JSON:
+    def _activity_json(self, activity: _Record, with_rate: bool = True) -> JSON:
         """The activity as MOCO returns it: `hours` = seconds / 3600 rounded to 2 decimals, `worked_seconds` =
-        `seconds` (no rounding rules simulated), project, task, customer and user as references."""
+        `seconds` (no rounding rules simulated), project, task, customer and user as references; `hourly_rate`
+        only `with_rate` (see `_sees_rates`)."""
         attrs = activity.attrs
         project = self._projects[attrs["project_id"]]
         task = self._tasks[project.id][attrs["task_id"]]
         keys = ("description", "billed", "invoice_id", "billable", "tag", "remote_service", "remote_id", "remote_url")
-        return {
+        body = {
             "id": activity.id,
             "date": attrs["date"],
             "hours": round(attrs["seconds"] / 3600, 2),
@@ -1433,6 +1461,9 @@ class MocoSimulator(Simulator):
             "timer_started_at": attrs["timer_started_at"],
             **_timestamps(activity),
         }
+        if not with_rate:
+            del body["hourly_rate"]
+        return body
 
     # --- companies ----------------------------------------------------------------------------------------------
     def _create_company(self, payload: Mapping[str, Any]) -> _Record:
@@ -1477,7 +1508,8 @@ class MocoSimulator(Simulator):
     def _company_json(self, company: _Record) -> JSON:
         """The company as MOCO returns it: customers with VAT and their projects, suppliers with `iban`.
 
-        `billing_vat.id` is made up (a VAT code id of the account).
+        `billing_vat.id` is made up (a VAT code id of the account); `active` is always true (archiving companies
+        is not simulated).
         """
         attrs = copy.deepcopy(company.attrs)
         user = self._user_ref(attrs.pop("user_id"))

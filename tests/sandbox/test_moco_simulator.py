@@ -344,6 +344,7 @@ def test_create_company_with_defaults(api: httpx.Client) -> None:
     assert response.status_code == 200
     company = response.json()
     assert (company["currency"], company["identifier"][0], company["projects"]) == ("EUR", "K", [])
+    assert company["active"] is True
     assert api.get(f"/companies/{company['id']}").json() == company
 
 
@@ -370,6 +371,24 @@ def test_users_filter_by_email_case_insensitively(api: httpx.Client, sim: MocoSi
     assert user["email"] == "anna.berg@pixelwerk.de"
     assert ids(api.get("/users", params={"email": "ANNA.BERG@pixelwerk.de"})) == [user["id"]]
     assert api.get(f"/users/{user['id']}").json() == user
+
+
+def test_profile_is_the_key_users(api: httpx.Client, sim: MocoSimulator) -> None:
+    profile = api.get("/profile").json()
+    assert (profile["id"], profile["full_name"], profile["first_name"], profile["last_name"]) == (
+        sim.api_user_id,
+        "API User",
+        "API",
+        "User",
+    )
+    assert (profile["email"], profile["active"], profile["external"]) == ("api.user@moco-sandbox.example", True, False)
+
+
+def test_profile_is_the_impersonated_users(api: httpx.Client, sim: MocoSimulator) -> None:
+    user = sim.add_user("Ida", "Imper", "ida.imper@pixelwerk.de")
+    profile = api.get("/profile", headers={"X-IMPERSONATE-USER-ID": str(user["id"])}).json()
+    assert (profile["id"], profile["full_name"], profile["email"]) == (user["id"], "Ida Imper", user["email"])
+    assert (profile["unit"], profile["created_at"]) == (user["unit"], user["created_at"])
 
 
 def test_deactivated_users_only_with_include_archived(api: httpx.Client, sim: MocoSimulator) -> None:
@@ -497,6 +516,14 @@ def test_create_activity_for_the_impersonated_user(api: httpx.Client, booking: B
     assert response.json()["description"] == ""
 
 
+def test_hourly_rate_is_shown_to_the_key_user_only(api: httpx.Client, sim: MocoSimulator, booking: Booking) -> None:
+    created = api.post("/activities", json=booking.activity(), headers=booking.as_user).json()
+    assert "hourly_rate" not in created
+    assert "hourly_rate" not in api.get(f"/activities/{created['id']}", headers=booking.as_user).json()
+    assert api.get(f"/activities/{created['id']}").json()["hourly_rate"] == 0.0
+    assert sim.activities(project_id=booking.project)[0]["hourly_rate"] == 0.0
+
+
 @pytest.mark.parametrize("impersonated", ["1", "abc"])
 def test_impersonating_an_unknown_user_is_denied(api: httpx.Client, booking: Booking, impersonated: str) -> None:
     response = api.post("/activities", json=booking.activity(), headers={"X-IMPERSONATE-USER-ID": impersonated})
@@ -592,7 +619,7 @@ def test_bulk_creates_activities_for_the_acting_user(api: httpx.Client, sim: Moc
     created = response.json()
     assert [a["remote_id"] for a in created] == ["awork:1", "awork:2", "awork:3"]
     assert {a["user"]["id"] for a in created} == {booking.user}
-    assert sim.activities(project_id=booking.project, tag="awork") == created
+    assert sim.activities(project_id=booking.project, tag="awork") == [a | {"hourly_rate": 0.0} for a in created]
 
 
 def test_bulk_of_more_than_100_is_rejected(
