@@ -424,10 +424,13 @@ def _payload(request: SimRequest) -> dict[str, Any]:
 def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
     """The stored form of a written custom property value; None when MOCO ignores it, ValueError when invalid.
 
-    Strings for every kind but MultiSelect (a list). Boolean accepts true/false, "1"/"0", "true"/"false" and stores
-    "1"/"0"; anything else is rejected (UNCONFIRMED: the docs only name the valid forms). Select/MultiSelect values
-    not among the definition's `defaults` are ignored. Link needs an http, https, mailto or tel URL, Date the strict
-    `YYYY-MM-DD` form; "" is accepted by both (UNCONFIRMED: we let it clear the value).
+    As documented: strings for every kind but MultiSelect (a list); Select/MultiSelect options not among the
+    definition's `defaults` are ignored; Link needs an http, https, mailto or tel URL, Date the strict `YYYY-MM-DD`
+    form. UNCONFIRMED (the docs name only the valid forms): Boolean takes "1"/"0" and also true/false and
+    "true"/"false" (stored "1"/"0"), anything else is invalid; String and Textarea take a string or a number
+    (stored as its text, as Rails casts it), a boolean, array or object is invalid; Link and Date take "" (it
+    clears the value); MultiSelect takes a single option as a one-item list, and a list whose options are all
+    unknown is ignored as a whole (an empty list clears the field).
     """
     kind, options = definition["kind"], definition["defaults"]
     if kind == "Boolean":
@@ -438,11 +441,14 @@ def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
         return value if value in options else None
     if kind == "MultiSelect":
         chosen = value if isinstance(value, list) else [value]
-        return [option for option in chosen if option in options]
+        known = [option for option in chosen if option in options]
+        return known if known or not chosen else None
     if kind == "Link" and value != "" and not _is_link(value):
         raise ValueError("must be a valid URL with scheme http, https, mailto or tel")
     if kind == "Date" and value != "":
         _day(value)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a string")
     return str(value)
 
 
@@ -1535,9 +1541,14 @@ class MocoSimulator(Simulator):
     def _merged_custom_properties(
         self, entity: str, current: Mapping[str, Any], written: Any, errors: Errors
     ) -> dict[str, Any]:
-        """Written values merged into the current ones, as MOCO does since 2024: unknown names and null values are
-        ignored (UNCONFIRMED for null: keys cannot be removed via the API), invalid values and a total JSON size
-        over 12 kB add `custom_properties` errors."""
+        """Written values merged into the current ones, as MOCO does since 2024: names unknown for the entity are
+        ignored, and so are null values (UNCONFIRMED: keys cannot be removed via the API); invalid values (see
+        `_custom_value`) and a total JSON size over 12 kB are 422 errors.
+
+        UNCONFIRMED: the error body is MOCO's field-keyed form with one message per problem, each naming the field,
+        `{"errors": {"custom_properties": ["Go-live is not a valid date"]}}`; custom properties that are not an
+        object are `{"errors": {"custom_properties": ["must be an object keyed by custom field name"]}}`. The write
+        is all or nothing: no other field of the request changes either."""
         if not isinstance(written, Mapping):
             errors["custom_properties"] = ["must be an object keyed by custom field name"]
             return dict(current)
