@@ -473,6 +473,9 @@ def test_profile_is_the_key_users(api: httpx.Client, sim: MocoSimulator) -> None
         "User",
     )
     assert (profile["email"], profile["active"], profile["external"]) == ("api.user@moco-sandbox.example", True, False)
+    operation = OpenApiContract.moco().spec["paths"]["/profile"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(profile) == set(schema["properties"])  # nothing recorded: exactly the spec's keys
 
 
 def test_profile_is_the_impersonated_users(api: httpx.Client, sim: MocoSimulator) -> None:
