@@ -428,9 +428,9 @@ def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
     definition's `defaults` are ignored; Link needs an http, https, mailto or tel URL, Date the strict `YYYY-MM-DD`
     form. UNCONFIRMED (the docs name only the valid forms): Boolean takes "1"/"0" and also true/false and
     "true"/"false" (stored "1"/"0"), anything else is invalid; String and Textarea take a string or a number
-    (stored as its text, as Rails casts it), a boolean, array or object is invalid; Link and Date take "" (it
-    clears the value); MultiSelect takes a single option as a one-item list, and a list whose options are all
-    unknown is ignored as a whole (an empty list clears the field).
+    (stored as its text, as a Rails string attribute would cast it), a boolean, array or object is invalid; Link
+    and Date take "" (it clears the value); MultiSelect takes a single option as a one-item list, and a list whose
+    options are all unknown is ignored as a whole (an empty list clears the field).
     """
     kind, options = definition["kind"], definition["defaults"]
     if kind == "Boolean":
@@ -736,8 +736,8 @@ class MocoSimulator(Simulator):
 
     @route("GET", "/profile")
     def show_profile(self, request: SimRequest) -> JSON:
-        """The acting user's profile (the impersonated user's with `X-IMPERSONATE-USER-ID`), in the spec's shape:
-        no real response is recorded, and the spec's example is all there is to go by."""
+        """The acting user's profile (the impersonated user's with `X-IMPERSONATE-USER-ID`), with exactly the keys of
+        the spec's `GET /profile` schema (no real response is recorded)."""
         user = self._users[self._acting_user(request)]
         first, last = user.attrs["firstname"], user.attrs["lastname"]
         return {
