@@ -60,13 +60,9 @@ RESOURCE_OF_KEY = {
 KEY_USER_ID = RECORDED["key_user_id"]  # a recorded `user_id` of another user stands for the seeded unstaffed user
 
 
-def endpoint(recording: dict[str, Any]) -> tuple[str, str]:
-    return recording["request"]["method"], recording["request"]["path"]
-
-
 def not_served(recording: dict[str, Any]) -> list[pytest.MarkDecorator]:
     """A strict xfail for a recording of a `NOT_SERVED` endpoint: it must not pass unnoticed once served."""
-    reason = NOT_SERVED.get(endpoint(recording))
+    reason = NOT_SERVED.get((recording["request"]["method"], recording["request"]["path"]))
     return [pytest.mark.xfail(strict=True, reason=f"not simulated: {reason}")] if reason else []
 
 
