@@ -1,5 +1,5 @@
-"""MOCO API v1 simulator: session, projects with embedded tasks and contracts, project tasks, project contracts
-(staffing), activities (time entries, single and bulk), companies, users and custom property definitions.
+"""MOCO API v1 simulator: session, profile, projects with embedded tasks and contracts, project tasks, project
+contracts (staffing), activities (time entries, single and bulk), companies, users and custom property definitions.
 
 Follows `../shared/api/moco.md` (the fact sheet), the official OpenAPI spec and the real responses recorded in
 `moco-recorded-responses.json`: Rails-style optional `.json` suffix, `Token token=` and `Bearer` auth, 100 per page
@@ -350,6 +350,7 @@ _COMPANY_DEFAULTS: dict[str, Any] = {
     "info": "",
     "footer": "",
     "custom_properties": {},
+    "active": True,  # not in the 2022 recordings; documented since (moco.md, the spec's `Company`)
     "user_id": None,
 }
 # Fields only customers (resp. suppliers) have, as the recordings show them; organizations have neither.
@@ -423,10 +424,13 @@ def _payload(request: SimRequest) -> dict[str, Any]:
 def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
     """The stored form of a written custom property value; None when MOCO ignores it, ValueError when invalid.
 
-    Strings for every kind but MultiSelect (a list). Boolean accepts true/false, "1"/"0", "true"/"false" and stores
-    "1"/"0"; anything else is rejected (UNCONFIRMED: the docs only name the valid forms). Select/MultiSelect values
-    not among the definition's `defaults` are ignored. Link needs an http, https, mailto or tel URL, Date the strict
-    `YYYY-MM-DD` form; "" is accepted by both (UNCONFIRMED: we let it clear the value).
+    As documented: strings for every kind but MultiSelect (a list); Select/MultiSelect options not among the
+    definition's `defaults` are ignored; Link needs an http, https, mailto or tel URL, Date the strict `YYYY-MM-DD`
+    form. UNCONFIRMED (the docs name only the valid forms): Boolean takes "1"/"0" and also true/false and
+    "true"/"false" (stored "1"/"0"), anything else is invalid; String and Textarea take a string or a number
+    (stored as its text, as a Rails string attribute would cast it), a boolean, array or object is invalid; Link
+    and Date take "" (it clears the value); MultiSelect takes a single option as a one-item list, and a list whose
+    options are all unknown is ignored as a whole (an empty list clears the field).
     """
     kind, options = definition["kind"], definition["defaults"]
     if kind == "Boolean":
@@ -437,11 +441,14 @@ def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
         return value if value in options else None
     if kind == "MultiSelect":
         chosen = value if isinstance(value, list) else [value]
-        return [option for option in chosen if option in options]
+        known = [option for option in chosen if option in options]
+        return known if known or not chosen else None
     if kind == "Link" and value != "" and not _is_link(value):
         raise ValueError("must be a valid URL with scheme http, https, mailto or tel")
     if kind == "Date" and value != "":
         _day(value)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a string")
     return str(value)
 
 
@@ -727,6 +734,25 @@ class MocoSimulator(Simulator):
     def show_user(self, request: SimRequest) -> JSON:
         return self._lookup(self._users, request.path_params["id"]).json()
 
+    @route("GET", "/profile")
+    def show_profile(self, request: SimRequest) -> JSON:
+        """The acting user's profile (the impersonated user's with `X-IMPERSONATE-USER-ID`), with exactly the keys of
+        the spec's `GET /profile` schema (no real response is recorded)."""
+        user = self._users[self._acting_user(request)]
+        first, last = user.attrs["firstname"], user.attrs["lastname"]
+        return {
+            "id": user.id,
+            "email": user.attrs["email"],
+            "full_name": f"{first} {last}",
+            "first_name": first,
+            "last_name": last,
+            "active": user.attrs["active"],
+            "external": user.attrs["extern"],
+            "avatar_url": user.attrs["avatar_url"],
+            "unit": copy.deepcopy(user.attrs["unit"]),
+            **_timestamps(user),
+        }
+
     # --- custom property definitions --------------------------------------------------------------------------
     @route("GET", "/account/custom_properties")
     def list_custom_properties(self, request: SimRequest) -> SimResponse:
@@ -862,11 +888,12 @@ class MocoSimulator(Simulator):
     def list_activities(self, request: SimRequest) -> SimResponse:
         """Activities sorted by date, then id (UNCONFIRMED: MOCO's default order); filters see `_activity_filters`.
         Deleted activities are gone: `updated_after` does not report deletions (as MOCO documents)."""
-        return _page(request, _select(self._activity_list(), _activity_filters(request)))
+        return _page(request, _select(self._activity_list(self._sees_rates(request)), _activity_filters(request)))
 
     @route("GET", "/activities/{id}")
     def show_activity(self, request: SimRequest) -> JSON:
-        return self._activity_json(self._lookup(self._activities, request.path_params["id"]))
+        activity = self._lookup(self._activities, request.path_params["id"])
+        return self._activity_json(activity, self._sees_rates(request))
 
     @route("POST", "/activities")
     def create_activity(self, request: SimRequest) -> JSON:
@@ -874,7 +901,7 @@ class MocoSimulator(Simulator):
         `_activity_attrs`."""
         attrs, errors = self._activity_attrs(_ACTIVITY_DEFAULTS, _payload(request), self._acting_user(request))
         _reject(errors)
-        return self._activity_json(self._insert(self._activities, "activity", attrs))
+        return self._activity_json(self._insert(self._activities, "activity", attrs), self._sees_rates(request))
 
     @route("POST", "/activities/bulk")
     def create_activities(self, request: SimRequest) -> SimResponse | JSON:
@@ -905,7 +932,7 @@ class MocoSimulator(Simulator):
         _reject(errors)
         stamp = self._tick()
         created = [self._insert(self._activities, "activity", attrs, stamp) for attrs in validated]
-        return [self._activity_json(activity) for activity in created]
+        return [self._activity_json(activity, self._sees_rates(request)) for activity in created]
 
     @route("PUT", "/activities/{id}")
     def put_activity(self, request: SimRequest) -> JSON:
@@ -1330,9 +1357,15 @@ class MocoSimulator(Simulator):
             for activity in self._activities.values()
         )
 
-    def _activity_list(self) -> list[JSON]:
+    def _activity_list(self, with_rate: bool = True) -> list[JSON]:
         ordered = sorted(self._activities.values(), key=lambda activity: (activity.attrs["date"], activity.id))
-        return [self._activity_json(activity) for activity in ordered]
+        return [self._activity_json(activity, with_rate) for activity in ordered]
+
+    def _sees_rates(self, request: SimRequest) -> bool:
+        """Whether an activity's `hourly_rate` ("Effective hourly rate if visible to caller") is shown: only to the
+        key's own user. UNCONFIRMED: MOCO decides by the acting user's permissions; a real create impersonating a
+        fresh user came back without it, and we treat every impersonated user alike."""
+        return self._acting_user(request) == self.api_user_id
 
     def _activity_attrs(
         self, current: Mapping[str, Any], payload: Mapping[str, Any], user_id: int
@@ -1398,7 +1431,7 @@ class MocoSimulator(Simulator):
         attrs, errors = self._activity_attrs(activity.attrs, _payload(request), activity.attrs["user_id"])
         _reject(errors)
         self._commit(activity, attrs)
-        return self._activity_json(activity)
+        return self._activity_json(activity, self._sees_rates(request))
 
     def _activity_rate(self, project: _Record, task: _Record, user_id: int) -> float:
         """The hourly rate by the project's billing variant: the project's, the task's or the user's contract rate
@@ -1411,14 +1444,15 @@ class MocoSimulator(Simulator):
             return next((float(c.attrs["hourly_rate"]) for c in contracts if c.attrs["user_id"] == user_id), 0.0)
         return float(project.attrs["hourly_rate"])
 
-    def _activity_json(self, activity: _Record) -> JSON:
+    def _activity_json(self, activity: _Record, with_rate: bool = True) -> JSON:
         """The activity as MOCO returns it: `hours` = seconds / 3600 rounded to 2 decimals, `worked_seconds` =
-        `seconds` (no rounding rules simulated), project, task, customer and user as references."""
+        `seconds` (no rounding rules simulated), project, task, customer and user as references; `hourly_rate`
+        only `with_rate` (see `_sees_rates`)."""
         attrs = activity.attrs
         project = self._projects[attrs["project_id"]]
         task = self._tasks[project.id][attrs["task_id"]]
         keys = ("description", "billed", "invoice_id", "billable", "tag", "remote_service", "remote_id", "remote_url")
-        return {
+        body = {
             "id": activity.id,
             "date": attrs["date"],
             "hours": round(attrs["seconds"] / 3600, 2),
@@ -1433,6 +1467,9 @@ class MocoSimulator(Simulator):
             "timer_started_at": attrs["timer_started_at"],
             **_timestamps(activity),
         }
+        if not with_rate:
+            del body["hourly_rate"]
+        return body
 
     # --- companies ----------------------------------------------------------------------------------------------
     def _create_company(self, payload: Mapping[str, Any]) -> _Record:
@@ -1477,7 +1514,8 @@ class MocoSimulator(Simulator):
     def _company_json(self, company: _Record) -> JSON:
         """The company as MOCO returns it: customers with VAT and their projects, suppliers with `iban`.
 
-        `billing_vat.id` is made up (a VAT code id of the account).
+        `billing_vat.id` is made up (a VAT code id of the account); `active` is always true (archiving companies
+        is not simulated).
         """
         attrs = copy.deepcopy(company.attrs)
         user = self._user_ref(attrs.pop("user_id"))
@@ -1503,9 +1541,14 @@ class MocoSimulator(Simulator):
     def _merged_custom_properties(
         self, entity: str, current: Mapping[str, Any], written: Any, errors: Errors
     ) -> dict[str, Any]:
-        """Written values merged into the current ones, as MOCO does since 2024: unknown names and null values are
-        ignored (UNCONFIRMED for null: keys cannot be removed via the API), invalid values and a total JSON size
-        over 12 kB add `custom_properties` errors."""
+        """Written values merged into the current ones, as MOCO does since 2024: names unknown for the entity are
+        ignored, and so are null values (UNCONFIRMED: keys cannot be removed via the API); invalid values (see
+        `_custom_value`) and a total JSON size over 12 kB are 422 errors.
+
+        UNCONFIRMED: the error body is MOCO's field-keyed form with one message per problem, each naming the field,
+        `{"errors": {"custom_properties": ["Go-live is not a valid date"]}}`; custom properties that are not an
+        object are `{"errors": {"custom_properties": ["must be an object keyed by custom field name"]}}`. The write
+        is all or nothing: no other field of the request changes either."""
         if not isinstance(written, Mapping):
             errors["custom_properties"] = ["must be an object keyed by custom field name"]
             return dict(current)

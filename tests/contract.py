@@ -171,12 +171,44 @@ class OpenApiContract:
                 return template, operation
         return None
 
+    def _at(self, pointer: str) -> dict[str, Any]:
+        """The spec's object at a JSON pointer."""
+        return self._registry.resolver(self._uri).lookup(f"{self._uri}#{pointer}").contents
+
     def _deref(self, pointer: str, node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Follow local `$ref`s (e.g. to `#/components/responses/...`) to the pointer and object they name."""
         while "$ref" in node:
             pointer = node["$ref"].removeprefix("#")
-            node = self._registry.resolver(self._uri).lookup(f"{self._uri}#{pointer}").contents
+            node = self._at(pointer)
         return pointer, node
+
+    def _object_keys(self, schema: dict[str, Any]) -> tuple[dict[str, Any], set[str], Any]:
+        """Properties, required names and `additionalProperties` of an object schema, its `allOf` parts merged."""
+        properties, required, additional = dict(schema.get("properties", {})), set(schema.get("required", ())), None
+        for part in schema.get("allOf", ()):
+            part_properties, part_required, part_additional = self._object_keys(self._deref("", part)[1])
+            properties, required = properties | part_properties, required | part_required
+            additional = additional if additional is not None else part_additional
+        return properties, required, schema.get("additionalProperties", additional)
+
+    def _key_errors(self, schema: dict[str, Any], value: object, where: str) -> list[str]:
+        """Required keys `value` lacks and keys the schema neither lists nor requires, at every level."""
+        schema = self._deref("", schema)[1]
+        if alternatives := schema.get("oneOf") or schema.get("anyOf"):
+            return min((self._key_errors(alternative, value, where) for alternative in alternatives), key=len)
+        if isinstance(value, list) and "items" in schema:
+            return [e for i, item in enumerate(value) for e in self._key_errors(schema["items"], item, f"{where}[{i}]")]
+        if not isinstance(value, dict):
+            return []
+        properties, required, additional = self._object_keys(schema)
+        errors = [f"response {where}: required key {key!r} missing" for key in sorted(required - value.keys())]
+        for key, item in value.items():
+            item_schema = properties.get(key, additional if isinstance(additional, dict) else None)
+            if item_schema is not None:
+                errors += self._key_errors(item_schema, item, f"{where}.{key}")
+            elif key not in required and additional is not True:
+                errors.append(f"response {where}.{key}: key not defined by the spec")
+        return errors
 
     def _body_schema(self, pointer: str, node: dict[str, Any]) -> str | None:
         """Pointer to the body schema of a response or request body object; None if it declares none."""
@@ -231,6 +263,19 @@ class OpenApiContract:
         template, operation = found
         schema = self._response_schema(template, operation, method, status)
         return _errors(self._validator((method.upper(), template, str(status)), schema), body, "response")
+
+    def response_key_errors(self, method: str, path: str, status: int, body: object) -> list[str]:
+        """The keys of a response body against the schema declared for `status`, at every level (objects, array
+        items; `$ref`s followed, `allOf` parts merged, of `oneOf`/`anyOf` the closest alternative): required keys
+        it lacks, and keys the schema does not define unless it admits `additionalProperties`. Unlike
+        `response_errors`, undefined keys count where the schema is silent about `additionalProperties`."""
+        found = self.find_operation(method, path)
+        if found is None:
+            return self._unknown(method, path)
+        pointer = self._response_schema(*found, method, status)
+        if pointer is None or body is None:
+            return []
+        return self._key_errors(self._at(pointer), body, "$")
 
     def request_errors(self, method: str, path: str, body: object) -> list[str]:
         """Errors of a request JSON body against the operation's `requestBody` schema."""

@@ -246,6 +246,18 @@ TINY_SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "tiny", "version": "1"},
     "paths": {
+        "/things": {
+            "get": {
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {"schema": {"type": "array", "items": {"$ref": "#/c/LabelledThing"}}}
+                        },
+                    }
+                }
+            }
+        },
         "/things/{id}": {
             "get": {
                 "responses": {
@@ -260,7 +272,7 @@ TINY_SPEC = {
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/c/Thing"}}}},
                 "responses": {"204": {"description": "updated"}},
             },
-        }
+        },
     },
     "c": {
         "Thing": {
@@ -274,6 +286,19 @@ TINY_SPEC = {
             },
         },
         "Ref": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}},
+        "LabelledThing": {
+            "allOf": [
+                {"$ref": "#/c/Thing"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "labels": {"type": "object", "additionalProperties": {"$ref": "#/c/Ref"}},
+                        "extra": {"type": "object", "additionalProperties": True},
+                        "either": {"oneOf": [{"$ref": "#/c/Ref"}, {"$ref": "#/c/Error"}]},
+                    },
+                },
+            ]
+        },
         "Error": {"type": "object", "required": ["message"]},
     },
 }
@@ -313,6 +338,52 @@ def test_long_messages_are_truncated(tiny: OpenApiContract) -> None:
     assert error.startswith("response $.kind: 'other' is not one of ['kind-0', ")
     assert len(error) == 300
     assert error.endswith("…")
+
+
+# --- key sets -----------------------------------------------------------------------------------------------------
+
+
+def test_key_errors_name_missing_required_and_undefined_keys(tiny: OpenApiContract) -> None:
+    body = {"id": 1, "owner": {"id": 2, "nick": "x"}, "colour": "red"}
+    assert tiny.response_errors("GET", "/v2/things/1", 200, body) == ["response $: 'name' is a required property"]
+    assert tiny.response_key_errors("GET", "/v2/things/1", 200, body) == [
+        "response $: required key 'name' missing",
+        "response $.owner.nick: key not defined by the spec",
+        "response $.colour: key not defined by the spec",
+    ]
+
+
+def test_key_errors_merge_all_of_and_follow_maps_and_the_closest_one_of(tiny: OpenApiContract) -> None:
+    thing = {"id": 1, "name": "a", "extra": {"anything": [1]}, "either": {"message": "a Ref has no message"}}
+    labelled = thing | {"labels": {"x": {"id": 1}, "y": {"id": 2, "z": 0}}}
+    assert tiny.response_key_errors("GET", "/v2/things", 200, [thing, labelled]) == [
+        "response $[1].labels.y.z: key not defined by the spec"
+    ]
+
+
+def test_key_errors_without_schema_body_or_operation(tiny: OpenApiContract) -> None:
+    assert tiny.response_key_errors("PUT", "/v2/things/1", 204, None) == []
+    assert tiny.response_key_errors("GET", "/v2/things/1", 200, None) == []
+    assert tiny.response_key_errors("GET", "/v2/nope", 200, {}) == ["no operation in the spec for GET /v2/nope"]
+
+
+def test_key_errors_see_undefined_keys_where_the_spec_allows_any(moco: OpenApiContract) -> None:
+    profile = {"id": 1, "first_name": "Michael", "firstname": "Michael"}
+    assert moco.response_errors("GET", "/api/v1/profile", 200, profile) == []
+    assert moco.response_key_errors("GET", "/api/v1/profile", 200, profile) == [
+        "response $.firstname: key not defined by the spec"
+    ]
+
+
+def test_key_errors_of_a_real_moco_body_follow_all_of_and_one_of(moco: OpenApiContract) -> None:
+    project = moco_project()
+    assert moco.response_key_errors("GET", "/api/v1/projects/1", 200, project) == []
+    project |= {"deal": {"id": 1, "name": "Relaunch", "stage": "won"}}
+    project["customer"] |= {"vip": True}
+    assert moco.response_key_errors("GET", "/api/v1/projects/1", 200, project) == [
+        "response $.customer.vip: key not defined by the spec",
+        "response $.deal.stage: key not defined by the spec",
+    ]
 
 
 # --- assert_exchanges ---------------------------------------------------------------------------------------------

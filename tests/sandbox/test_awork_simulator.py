@@ -645,3 +645,77 @@ def test_injected_faults_answer_server_errors_then_recover(client: httpx.Client,
     sim.faults.fail_next(2, 503)
     assert [error_code(client.get("/projects"), 503) for _ in range(2)] == ["server-error", "server-error"]
     assert client.get("/projects").status_code == 200
+
+
+# --- the product's endpoints: the keys of the spec's schemas ----------------------------------------------------------
+# Every endpoint `connectors/awork.py` calls, by the simulator's route template.
+PRODUCT_ENDPOINTS = (
+    ("GET", "/projecttemplates"),
+    ("POST", "/companies"),
+    ("GET", "/companies"),
+    ("POST", "/projects"),
+    ("GET", "/projects"),
+    ("GET", "/projects/{projectId}"),
+    ("PUT", "/projects/{projectId}"),
+    ("POST", "/projects/{projectId}/tasklists"),
+    ("GET", "/projects/{projectId}/tasklists"),
+    ("POST", "/tasks"),
+    ("GET", "/projects/{projectId}/projecttasks"),
+    ("PUT", "/tasks/{taskId}"),
+    ("GET", "/users"),
+    ("GET", "/typeofwork"),
+    ("POST", "/timeentries"),
+    ("GET", "/timeentries"),
+    ("GET", "/timeentries/{timeEntryId}"),
+    ("PUT", "/timeentries/{timeEntryId}"),
+    ("DELETE", "/timeentries/{timeEntryId}"),
+)
+TASK_FORM = ("name", "description", "isPrio", "startOn", "dueOn", "laneOrder", "plannedDuration")
+
+
+@pytest.fixture(scope="module")
+def product_exchanges(client: httpx.Client, sim: AworkSimulator) -> dict[tuple[str, str], Any]:
+    """One exchange per `PRODUCT_ENDPOINTS` entry, the requests shaped as `connectors/awork.py` sends them (lists
+    filtered to the records made here, so that each shows item keys), by (method, route)."""
+    mark, since = sim.log.mark(), datetime.now(UTC) - timedelta(minutes=1)
+    template = sim.add_template("Keys template", task_lists={"MOCO Leistungen": ["Konzeption"]})
+    user, type_of_work = sim.add_user("Kai", "Keys", "kai@pixelwerk.de"), sim.add_type_of_work("Keys work")
+    ok(client.get("/projecttemplates", params={"pageSize": 1000}))
+    company = ok(client.post("/companies", json={"name": "Keys GmbH"}))
+    ok(client.get("/companies", params={"filterby": "tolower(name) eq 'keys gmbh'", "pageSize": 1000}))
+    form = {"name": "Keys", "startDate": "2026-01-01T00:00:00Z", "dueDate": None, "companyId": company["id"]}
+    project = ok(client.post("/projects", json=form | {"projectKey": "KEYS", "projectTemplateId": template["id"]}))
+    ok(client.get("/projects", params={"filterby": "projectKey eq 'KEYS'", "pageSize": 1000}))
+    project_path = f"/projects/{project['id']}"
+    ok(client.get(project_path))
+    kept = {name: project[name] for name in ("isPrivate", "description", "timeBudget", "isBillableByDefault", "color")}
+    ok(client.put(project_path, json=kept | form | {"name": "Keys renamed"}))
+    task_list = ok(client.post(f"{project_path}/tasklists", json={"name": "MOCO"}))
+    ok(client.get(f"{project_path}/tasklists", params={"pageSize": 1000}))
+    body = {"baseType": "projecttask", "entityId": project["id"], "name": "Entwicklung"}
+    task = ok(client.post("/tasks", json=body | {"lists": [{"id": task_list["id"], "order": 1.0}]}))
+    ok(client.get(f"{project_path}/projecttasks", params={"pageSize": 1000}))
+    ok(client.put(f"/tasks/{task['id']}", json={name: task[name] for name in TASK_FORM} | {"name": "Dev"}))
+    ok(client.get("/users", params={"pageSize": 1000}))
+    ok(client.get("/typeofwork", params={"pageSize": 1000}))
+    entry = {"userId": user["id"], "projectId": project["id"], "taskId": task["id"], "typeOfWorkId": type_of_work["id"]}
+    entry |= {"note": "Keys", "startDateUtc": "2026-01-05T00:00:00Z", "startTimeUtc": "09:00:00", "duration": 3600}
+    entry |= {"timezone": "Europe/Berlin", "isBillable": True}
+    created = ok(client.post("/timeentries", json=entry))
+    filterby = f"updatedOn ge datetime'{since.strftime('%Y-%m-%dT%H:%M:%S')}'"
+    ok(client.get("/timeentries", params={"filterby": filterby, "pageSize": 1000}))
+    ok(client.get(f"/timeentries/{created['id']}"))
+    ok(client.put(f"/timeentries/{created['id']}", json=entry | {"duration": 1800}))
+    assert client.delete(f"/timeentries/{created['id']}").status_code == 204
+    return {(exchange.method, exchange.route): exchange for exchange in sim.log.since(mark)}
+
+
+@pytest.mark.parametrize(("method", "route"), PRODUCT_ENDPOINTS)
+def test_product_endpoint_answers_with_the_keys_of_the_spec(
+    product_exchanges: dict[tuple[str, str], Any], method: str, route: str
+) -> None:
+    exchange = product_exchanges[method, route]
+    assert exchange.response_body or method == "DELETE"  # a list shows item keys only when it has items
+    contract = OpenApiContract.awork()
+    assert contract.response_key_errors(method, exchange.path, exchange.status, exchange.response_body) == []
+    contract.assert_exchanges([exchange])

@@ -19,6 +19,9 @@ SYNC = "Sync to awork"  # Boolean
 AWORK_LINK = "awork project"  # Link
 SECTOR = "Sector"  # Select
 NOTES = "Notes"  # String
+CHANNELS = "Channels"  # MultiSelect
+GO_LIVE = "Go-live"  # Date
+CUSTOMER_SINCE = "Customer since"  # Date, of companies
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +31,9 @@ def served() -> Iterator[ServedSimulator]:
     simulator.define_custom_property(AWORK_LINK, "Link")
     simulator.define_custom_property(SECTOR, "Select", defaults=["Automotive", "Pharma"])
     simulator.define_custom_property(NOTES, "String")
+    simulator.define_custom_property(CHANNELS, "MultiSelect", defaults=["Web", "Print", "Social"])
+    simulator.define_custom_property(GO_LIVE, "Date")
+    simulator.define_custom_property(CUSTOMER_SINCE, "Date", entity="Company")
     with ServedSimulator(simulator) as running:
         yield running
 
@@ -256,28 +262,113 @@ def test_custom_properties_are_merged_on_update(api: httpx.Client, sim: MocoSimu
     assert response.json()["updated_at"] > project["updated_at"]
 
 
-def test_select_value_outside_options_is_ignored(api: httpx.Client, sim: MocoSimulator, customer: int) -> None:
-    project = sim.add_project("Select", customer_id=customer, custom_properties={SECTOR: "Automotive"})
-    response = api.patch(f"/projects/{project['id']}", json={"custom_properties": {SECTOR: "Mining"}})
+@pytest.mark.parametrize(
+    ("field", "written", "stored"),
+    [
+        (SYNC, "1", "1"),
+        (SYNC, "0", "0"),
+        (SYNC, True, "1"),
+        (SYNC, "false", "0"),
+        (SECTOR, "Pharma", "Pharma"),
+        (CHANNELS, ["Web", "Bogus", "Print"], ["Web", "Print"]),
+        (CHANNELS, "Social", ["Social"]),
+        (CHANNELS, [], []),
+        (GO_LIVE, "2021-12-31", "2021-12-31"),
+        (GO_LIVE, "", ""),
+        (NOTES, "Rückruf bis Freitag", "Rückruf bis Freitag"),
+        (NOTES, 4711, "4711"),
+        (AWORK_LINK, "http://example.org", "http://example.org"),
+        (AWORK_LINK, "mailto:pm@example.org", "mailto:pm@example.org"),
+        (AWORK_LINK, "tel:+4930123", "tel:+4930123"),
+    ],
+)
+def test_custom_property_values_are_stored_as_moco_encodes_them(
+    api: httpx.Client, sim: MocoSimulator, customer: int, field: str, written: object, stored: object
+) -> None:
+    project = sim.add_project("Custom", customer_id=customer, custom_properties={CHANNELS: ["Web"]})
+    response = api.put(f"/projects/{project['id']}", json={"custom_properties": {field: written}})
     assert response.status_code == 200
-    assert response.json()["custom_properties"] == {SECTOR: "Automotive"}
+    assert response.json()["custom_properties"] == {CHANNELS: ["Web"]} | {field: stored}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        {"No such field": "x"},
+        {CUSTOMER_SINCE: "not a date"},  # a field of companies, unknown to projects
+        {SECTOR: "Mining"},
+        {SECTOR: 5},
+        {CHANNELS: ["Bogus"]},
+        {SECTOR: None},
+    ],
+)
+def test_unknown_fields_options_and_nulls_are_ignored(
+    api: httpx.Client, sim: MocoSimulator, customer: int, written: dict
+) -> None:
+    values = {SECTOR: "Automotive", CHANNELS: ["Web"]}
+    project = sim.add_project("Ignored", customer_id=customer, custom_properties=values)
+    response = api.patch(f"/projects/{project['id']}", json={"custom_properties": written})
+    assert response.status_code == 200
+    assert response.json()["custom_properties"] == values
     assert response.json()["updated_at"] == project["updated_at"]  # nothing changed
 
 
-@pytest.mark.parametrize("link", ["ftp://example.org/file", "not a url", "https://"])
-def test_invalid_link_is_rejected(api: httpx.Client, sim: MocoSimulator, customer: int, link: str) -> None:
-    project = sim.add_project("Link", customer_id=customer)
-    response = api.put(f"/projects/{project['id']}", json={"name": "Renamed", "custom_properties": {AWORK_LINK: link}})
-    assert response.status_code == 422
-    assert list(response.json()["errors"]) == ["custom_properties"]
+NOT_A_BOOLEAN = f"{SYNC} must be a boolean (true/false or 1/0)"
+NOT_A_DATE = f"{GO_LIVE} is not a valid date"
+NOT_A_LINK = f"{AWORK_LINK} must be a valid URL with scheme http, https, mailto or tel"
+NOT_A_STRING = f"{NOTES} must be a string"
+
+
+@pytest.mark.parametrize(
+    ("written", "messages"),
+    [
+        ({SYNC: "yes"}, [NOT_A_BOOLEAN]),
+        ({SYNC: 2}, [NOT_A_BOOLEAN]),
+        ({GO_LIVE: "31.12.2021"}, [NOT_A_DATE]),
+        ({GO_LIVE: "2021-02-30"}, [NOT_A_DATE]),
+        ({GO_LIVE: 20211231}, [NOT_A_DATE]),
+        ({NOTES: {"text": "x"}}, [NOT_A_STRING]),
+        ({NOTES: True}, [NOT_A_STRING]),
+        ({AWORK_LINK: "ftp://example.org/file"}, [NOT_A_LINK]),
+        ({AWORK_LINK: "not a url"}, [NOT_A_LINK]),
+        ({AWORK_LINK: "https://"}, [NOT_A_LINK]),
+        ({SYNC: "ja", GO_LIVE: "morgen"}, [NOT_A_BOOLEAN, NOT_A_DATE]),
+    ],
+)
+def test_invalid_custom_property_values_are_rejected_with_field_errors(
+    api: httpx.Client, sim: MocoSimulator, customer: int, written: dict, messages: list[str]
+) -> None:
+    project = sim.add_project("Invalid", customer_id=customer)
+    payload = {"name": "Renamed", "custom_properties": written | {SECTOR: "Pharma"}}
+    response = api.put(f"/projects/{project['id']}", json=payload)
+    assert (response.status_code, response.json()) == (422, {"errors": {"custom_properties": messages}})
     assert sim.get_project(project["id"]) == project  # all or nothing
 
 
-@pytest.mark.parametrize("link", ["http://example.org", "mailto:pm@example.org", "tel:+4930123"])
-def test_valid_link_schemes_are_accepted(api: httpx.Client, sim: MocoSimulator, customer: int, link: str) -> None:
-    project = sim.add_project("Link", customer_id=customer)
-    response = api.put(f"/projects/{project['id']}", json={"custom_properties": {AWORK_LINK: link}})
-    assert response.json()["custom_properties"] == {AWORK_LINK: link}
+@pytest.mark.parametrize("written", [[SYNC], f"{SYNC}=1"])
+def test_custom_properties_must_be_an_object(
+    api: httpx.Client, sim: MocoSimulator, customer: int, written: object, off_spec_requests: None
+) -> None:
+    project = sim.add_project("Not an object", customer_id=customer)
+    response = api.put(f"/projects/{project['id']}", json={"custom_properties": written})
+    assert response.status_code == 422
+    assert response.json() == {"errors": {"custom_properties": ["must be an object keyed by custom field name"]}}
+
+
+def test_project_create_with_an_invalid_custom_property_creates_nothing(api: httpx.Client, customer: int) -> None:
+    payload = {"name": "Neu", "currency": "EUR", "company_id": customer, "custom_properties": {GO_LIVE: "bald"}}
+    response = api.post("/projects", json=payload)
+    assert (response.status_code, response.json()) == (422, {"errors": {"custom_properties": [NOT_A_DATE]}})
+    assert ids(api.get("/projects", params={"company_id": customer})) == []
+
+
+def test_company_custom_properties_are_validated_alike(api: httpx.Client, customer: int) -> None:
+    rejected = api.put(f"/companies/{customer}", json={"custom_properties": {CUSTOMER_SINCE: "01.01.2020"}})
+    assert rejected.status_code == 422
+    assert rejected.json() == {"errors": {"custom_properties": [f"{CUSTOMER_SINCE} is not a valid date"]}}
+    written = {CUSTOMER_SINCE: "2020-01-01", SYNC: "1"}  # SYNC is a field of projects: ignored on companies
+    accepted = api.put(f"/companies/{customer}", json={"custom_properties": written})
+    assert accepted.json()["custom_properties"] == {CUSTOMER_SINCE: "2020-01-01"}
 
 
 @pytest.mark.parametrize(("size", "status"), [(11_000, 200), (13_000, 422)])
@@ -344,6 +435,7 @@ def test_create_company_with_defaults(api: httpx.Client) -> None:
     assert response.status_code == 200
     company = response.json()
     assert (company["currency"], company["identifier"][0], company["projects"]) == ("EUR", "K", [])
+    assert company["active"] is True
     assert api.get(f"/companies/{company['id']}").json() == company
 
 
@@ -370,6 +462,27 @@ def test_users_filter_by_email_case_insensitively(api: httpx.Client, sim: MocoSi
     assert user["email"] == "anna.berg@pixelwerk.de"
     assert ids(api.get("/users", params={"email": "ANNA.BERG@pixelwerk.de"})) == [user["id"]]
     assert api.get(f"/users/{user['id']}").json() == user
+
+
+def test_profile_is_the_key_users(api: httpx.Client, sim: MocoSimulator) -> None:
+    profile = api.get("/profile").json()
+    assert (profile["id"], profile["full_name"], profile["first_name"], profile["last_name"]) == (
+        sim.api_user_id,
+        "API User",
+        "API",
+        "User",
+    )
+    assert (profile["email"], profile["active"], profile["external"]) == ("api.user@moco-sandbox.example", True, False)
+    operation = OpenApiContract.moco().spec["paths"]["/profile"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(profile) == set(schema["properties"])  # nothing recorded: exactly the spec's keys
+
+
+def test_profile_is_the_impersonated_users(api: httpx.Client, sim: MocoSimulator) -> None:
+    user = sim.add_user("Ida", "Imper", "ida.imper@pixelwerk.de")
+    profile = api.get("/profile", headers={"X-IMPERSONATE-USER-ID": str(user["id"])}).json()
+    assert (profile["id"], profile["full_name"], profile["email"]) == (user["id"], "Ida Imper", user["email"])
+    assert (profile["unit"], profile["created_at"]) == (user["unit"], user["created_at"])
 
 
 def test_deactivated_users_only_with_include_archived(api: httpx.Client, sim: MocoSimulator) -> None:
@@ -497,6 +610,14 @@ def test_create_activity_for_the_impersonated_user(api: httpx.Client, booking: B
     assert response.json()["description"] == ""
 
 
+def test_hourly_rate_is_shown_to_the_key_user_only(api: httpx.Client, sim: MocoSimulator, booking: Booking) -> None:
+    created = api.post("/activities", json=booking.activity(), headers=booking.as_user).json()
+    assert "hourly_rate" not in created
+    assert "hourly_rate" not in api.get(f"/activities/{created['id']}", headers=booking.as_user).json()
+    assert api.get(f"/activities/{created['id']}").json()["hourly_rate"] == 0.0
+    assert sim.activities(project_id=booking.project)[0]["hourly_rate"] == 0.0
+
+
 @pytest.mark.parametrize("impersonated", ["1", "abc"])
 def test_impersonating_an_unknown_user_is_denied(api: httpx.Client, booking: Booking, impersonated: str) -> None:
     response = api.post("/activities", json=booking.activity(), headers={"X-IMPERSONATE-USER-ID": impersonated})
@@ -592,7 +713,7 @@ def test_bulk_creates_activities_for_the_acting_user(api: httpx.Client, sim: Moc
     created = response.json()
     assert [a["remote_id"] for a in created] == ["awork:1", "awork:2", "awork:3"]
     assert {a["user"]["id"] for a in created} == {booking.user}
-    assert sim.activities(project_id=booking.project, tag="awork") == created
+    assert sim.activities(project_id=booking.project, tag="awork") == [a | {"hourly_rate": 0.0} for a in created]
 
 
 def test_bulk_of_more_than_100_is_rejected(
