@@ -86,8 +86,8 @@ def revision(engine: Engine, message: str) -> Path:
 
 
 def _format_with_ruff(config: Config) -> None:
-    """Run `ruff check --fix` and `ruff format` on a generated migration (Alembic's post-write hooks)."""
-    hooks = {"ruff_check": "check --fix --quiet", "ruff_format": "format --quiet"}
+    """Sort and prune the imports of a generated migration and format it with ruff (Alembic's post-write hooks)."""
+    hooks = {"ruff_imports": "check --select I,F401 --fix --quiet", "ruff_format": "format --quiet"}
     config.set_section_option("post_write_hooks", "hooks", ", ".join(hooks))
     for name, arguments in hooks.items():
         config.set_section_option("post_write_hooks", f"{name}.type", "exec")
