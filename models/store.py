@@ -1,7 +1,8 @@
 """The store: links between objects on both sides (with source hashes), cursors, sync issues and run records.
 
-SQLModel tables on SQLite by default, PostgreSQL (psycopg) in production; the schema is created and evolved by the
-Alembic migrations in `models/migrations` (`timebridge db upgrade`, also applied when a store is opened).
+SQLModel tables on SQLite by default, PostgreSQL (psycopg) in production. The tables declared here (and in
+`models.upwork_store`, `models.lease`) are the schema's one source: the Alembic migrations in `models/migrations` are
+generated from them (`models.migrate.revision`), and apply it (`timebridge db upgrade`, also when a store is opened).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     delete,
@@ -125,7 +127,10 @@ class Link(SQLModel, table=True):
     fields we last wrote (an unchanged hash means no write)."""
 
     __tablename__ = "links"
-    __table_args__ = (UniqueConstraint("kind", "source_id", name="uq_links_kind_source"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "source_id", name="uq_links_kind_source"),
+        Index("ix_links_kind_source_day", "kind", "source_day"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40, index=True)  # project, company, task_list, task, activity, ...
@@ -168,7 +173,7 @@ class SyncIssue(SQLModel, table=True):
     flow: str = Field(max_length=80, index=True)
     kind: str = Field(max_length=80)
     object_ref: str = Field(max_length=300, index=True)
-    message: str
+    message: str = Field(sa_type=Text)
     first_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     occurrences: int = 1

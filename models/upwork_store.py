@@ -1,5 +1,5 @@
 """The store's Upwork tables: connection (encrypted tokens), organisations, freelancers, contracts, rate history,
-user and contract mappings. The schema comes from the migrations."""
+user and contract mappings, time entries (declared here, migrated by `models/migrations`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from pydantic import SecretStr
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -20,6 +20,7 @@ from models.tokens import TokenSet
 
 CONNECTED, NEEDS_REAUTHORIZATION, DISCONNECTED = "connected", "needs re-authorization", "disconnected"
 SUGGESTED, CONFIRMED, UNMAPPED = "suggested", "confirmed", "unmapped"
+ID_LENGTH = 100  # Upwork and awork ids
 
 
 class UpworkConnection(SQLModel, table=True):
@@ -28,11 +29,11 @@ class UpworkConnection(SQLModel, table=True):
     __tablename__ = "upwork_connections"
 
     id: int | None = Field(default=None, primary_key=True)
-    status: str = CONNECTED
-    user_id: str | None = None
-    user_name: str | None = None
-    access_token: str | None = None  # encrypted
-    refresh_token: str | None = None  # encrypted
+    status: str = Field(default=CONNECTED, max_length=40)
+    user_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    user_name: str | None = Field(default=None, max_length=200)
+    access_token: str | None = Field(default=None, sa_type=Text)  # encrypted
+    refresh_token: str | None = Field(default=None, sa_type=Text)  # encrypted
     access_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     connected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -41,9 +42,9 @@ class UpworkConnection(SQLModel, table=True):
 class UpworkOrganization(SQLModel, table=True):
     __tablename__ = "upwork_organizations"
 
-    id: str = Field(primary_key=True)
-    name: str
-    kind: str  # agency, client, freelancer
+    id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=20)  # agency, client, freelancer
     selected: bool = False
     last_refresh_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_sync_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -52,11 +53,11 @@ class UpworkOrganization(SQLModel, table=True):
 class UpworkFreelancer(SQLModel, table=True):
     __tablename__ = "upwork_freelancers"
 
-    id: str = Field(primary_key=True)
-    name: str  # as Upwork shows it: "John S."
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
+    id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    name: str = Field(max_length=300)  # as Upwork shows it: "John S."
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=300)
 
 
 class UpworkContract(SQLModel, table=True):
@@ -64,16 +65,16 @@ class UpworkContract(SQLModel, table=True):
 
     __tablename__ = "upwork_contracts"
 
-    organization_id: str = Field(primary_key=True)
-    id: str = Field(primary_key=True)
-    freelancer_id: str
-    title: str
-    kind: str  # hourly, fixed
-    status: str
-    client_name: str | None = None
+    organization_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    freelancer_id: str = Field(max_length=ID_LENGTH)
+    title: str = Field(max_length=500)
+    kind: str = Field(max_length=20)  # hourly, fixed
+    status: str = Field(max_length=40)
+    client_name: str | None = Field(default=None, max_length=300)
     start_date: date | None = None
     end_date: date | None = None
-    currency: str | None = None
+    currency: str | None = Field(default=None, max_length=3)
 
 
 class UpworkRate(SQLModel, table=True):
@@ -83,9 +84,9 @@ class UpworkRate(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("contract_id", "start_date", name="uq_upwork_rates_contract_start"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    contract_id: str = Field(index=True)
+    contract_id: str = Field(index=True, max_length=ID_LENGTH)
     hourly_rate: Decimal = Field(sa_column=Column(Money(12, 2), nullable=False))
-    currency: str
+    currency: str = Field(max_length=3)
     start_date: date
     end_date: date | None = None
 
@@ -99,11 +100,11 @@ class UpworkUserMapping(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    organization_id: str
-    freelancer_id: str
-    awork_user_id: str | None = None
-    state: str = UNMAPPED  # unmapped, suggested, confirmed
-    reason: str | None = None  # why it was suggested
+    organization_id: str = Field(max_length=ID_LENGTH)
+    freelancer_id: str = Field(max_length=ID_LENGTH)
+    awork_user_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    state: str = Field(default=UNMAPPED, max_length=20)  # unmapped, suggested, confirmed
+    reason: str | None = Field(default=None, max_length=300)  # why it was suggested
     locked: bool = False  # confirmed mappings are locked until explicitly unlocked
     sync_enabled: bool = True
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -114,11 +115,11 @@ class UpworkContractMapping(SQLModel, table=True):
 
     __tablename__ = "upwork_contract_mappings"
 
-    organization_id: str = Field(primary_key=True)
-    contract_id: str = Field(primary_key=True)
-    awork_project_id: str | None = None
-    awork_task_id: str | None = None
-    awork_type_of_work_id: str | None = None
+    organization_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    contract_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    awork_project_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    awork_task_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    awork_type_of_work_id: str | None = Field(default=None, max_length=ID_LENGTH)
     pay_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     bill_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     enabled: bool = False
@@ -141,28 +142,30 @@ class UpworkTimeEntry(SQLModel, table=True):
             "interval_start",
             name="uq_upwork_time_entries_key",
         ),
+        Index("ix_upwork_time_entries_contract_day", "organization_id", "contract_id", "day"),
+        Index("ix_upwork_time_entries_awork_id", "awork_time_entry_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    organization_id: str
-    contract_id: str
-    freelancer_id: str
+    organization_id: str = Field(max_length=ID_LENGTH)
+    contract_id: str = Field(max_length=ID_LENGTH)
+    freelancer_id: str = Field(max_length=ID_LENGTH)
     day: date
     interval_start: datetime = Field(sa_type=UTCDateTime)
-    awork_time_entry_id: str | None = None
-    awork_user_id: str
-    awork_project_id: str
-    awork_task_id: str | None = None
-    awork_type_of_work_id: str
+    awork_time_entry_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    awork_user_id: str = Field(max_length=ID_LENGTH)
+    awork_project_id: str = Field(max_length=ID_LENGTH)
+    awork_task_id: str | None = Field(default=None, max_length=ID_LENGTH)
+    awork_type_of_work_id: str = Field(max_length=ID_LENGTH)
     start: datetime = Field(sa_type=UTCDateTime)
     end: datetime = Field(sa_type=UTCDateTime)
     duration_seconds: int
-    note: str | None = None
-    source: str  # "diary" (merged 10-minute cells) or "daily total" (contractTimeReport)
+    note: str | None = Field(default=None, sa_type=Text)
+    source: str = Field(max_length=20)  # "diary" (merged 10-minute cells) or "daily total" (contractTimeReport)
     pay_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     bill_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
-    currency: str | None = None
-    source_hash: str
+    currency: str | None = Field(default=None, max_length=10)
+    source_hash: str = Field(max_length=64)
     awork_updated_on: datetime | None = Field(default=None, sa_type=UTCDateTime)
     synced_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
