@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -168,6 +169,16 @@ class UpworkTimeEntry(SQLModel, table=True):
     source_hash: str = Field(max_length=64)
     awork_updated_on: datetime | None = Field(default=None, sa_type=UTCDateTime)
     synced_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class SyncedEntry:
+    """A synced entry with the names the reports show (None where the store does not know them)."""
+
+    entry: UpworkTimeEntry
+    organization_name: str | None
+    contract_title: str | None
+    contract_currency: str | None
 
 
 class UpworkStore:
@@ -370,6 +381,27 @@ class UpworkStore:
             query = query.where(UpworkTimeEntry.day >= days[0], UpworkTimeEntry.day <= days[1])
         with Session(self.engine) as session:
             return list(session.exec(query))
+
+    def synced_entries(self, first_day: date, last_day: date) -> list[SyncedEntry]:
+        """The entries awork has (synced) on the UTC days `first_day`..`last_day`, with their organisation's name
+        and their contract's title and currency where the store knows them."""
+        entry, contract, organization = UpworkTimeEntry, UpworkContract, UpworkOrganization
+        query = (
+            select(entry, col(organization.name), col(contract.title), col(contract.currency))
+            .outerjoin(
+                contract,
+                (col(contract.organization_id) == col(entry.organization_id))
+                & (col(contract.id) == col(entry.contract_id)),
+            )
+            .outerjoin(organization, col(organization.id) == col(entry.organization_id))
+            .where(col(entry.awork_time_entry_id).is_not(None), col(entry.day) >= first_day, col(entry.day) <= last_day)
+            .order_by(col(entry.start))
+        )
+        with Session(self.engine) as session:
+            return [
+                SyncedEntry(entry=row, organization_name=name, contract_title=title, contract_currency=currency)
+                for row, name, title, currency in session.exec(query)
+            ]
 
     def save_time_entries(self, entries: Sequence[UpworkTimeEntry]) -> list[UpworkTimeEntry]:
         """Insert or update entries in one transaction; returns them with their ids."""

@@ -17,15 +17,13 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
-from sqlalchemy import and_, select
 
 from connectors.awork import AworkClient, AworkUser
 from connectors.moco import MocoClient, MocoProject, MocoUser
 from models.settings import get_settings
 from models.store import open_store
-from models.upwork_store import UpworkContract, UpworkOrganization, UpworkTimeEntry
 from tasks.report_rules import AWORK_COLUMNS, MARGIN_COLUMNS, MOCO_COLUMNS, TOTAL
-from tasks.shared import RETRY
+from tasks.shared import RETRY, upwork_store
 from tasks.time_rules import SyncWindow, local_date
 
 PUSH_FLOW = "push-awork-times"
@@ -120,50 +118,26 @@ def read_upwork_entries(first_day: date, last_day: date) -> pd.DataFrame:
     """The stored entries synced from Upwork (those awork has) of the UTC days, with organisation, contract and
     awork project names and the rates of their day (MARGIN_COLUMNS)."""
     settings = get_settings()
-    store = open_store(settings.database_url)
-    entry = UpworkTimeEntry
-    query = (
-        select(
-            entry.organization_id,
-            entry.contract_id,
-            entry.awork_project_id,
-            entry.day,
-            entry.duration_seconds,
-            entry.pay_rate,
-            entry.bill_rate,
-            entry.currency,
-            UpworkOrganization.name.label("organisation_name"),  # type: ignore[attr-defined]
-            UpworkContract.title,
-            UpworkContract.currency.label("contract_currency"),  # type: ignore[union-attr]
-        )
-        .outerjoin(
-            UpworkContract,
-            and_(UpworkContract.organization_id == entry.organization_id, UpworkContract.id == entry.contract_id),
-        )
-        .outerjoin(UpworkOrganization, UpworkOrganization.id == entry.organization_id)  # type: ignore[arg-type]
-        .where(entry.awork_time_entry_id.is_not(None), entry.day >= first_day, entry.day <= last_day)  # type: ignore[union-attr,operator]
-    )
-    with store.engine.connect() as connection:
-        stored = pd.read_sql(query, connection)
+    stored = upwork_store(settings).synced_entries(first_day, last_day)
     projects: dict[str, str] = {}
-    if len(stored):
+    if stored:
         with AworkClient.from_settings(settings) as awork:
             projects = {p.id: p.name for p in awork.projects()}
     get_run_logger().info("read %d stored Upwork entries (%s to %s)", len(stored), first_day, last_day)
-    title = stored["title"].fillna(stored["contract_id"])
-    return pd.DataFrame(
-        {
-            "organisation": stored["organisation_name"].fillna(stored["organization_id"]),
-            "contract": title + " (" + stored["contract_id"] + ")",
-            "project": stored["awork_project_id"].map(projects).fillna(stored["awork_project_id"]),
-            "day": stored["day"],
-            "seconds": stored["duration_seconds"],
-            "pay_rate": stored["pay_rate"],
-            "bill_rate": stored["bill_rate"],
-            "currency": stored["currency"].fillna(stored["contract_currency"]),
-        },
-        columns=MARGIN_COLUMNS,
-    )
+    rows = [
+        (
+            s.organization_name or s.entry.organization_id,
+            f"{s.contract_title or s.entry.contract_id} ({s.entry.contract_id})",
+            projects.get(s.entry.awork_project_id, s.entry.awork_project_id),
+            s.entry.day,
+            s.entry.duration_seconds,
+            s.entry.pay_rate,
+            s.entry.bill_rate,
+            s.entry.currency or s.contract_currency,
+        )
+        for s in stored
+    ]
+    return pd.DataFrame(rows, columns=MARGIN_COLUMNS)
 
 
 # files ---------------------------------------------------------------------------------------------------------
