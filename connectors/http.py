@@ -202,10 +202,10 @@ class RetryPolicy:
 
     def wait(self, state: RetryCallState) -> float:
         """Exponential backoff with jitter, never shorter than what the server asked for."""
-        backoff = min(self.backoff_max, self.backoff * 2 ** (state.attempt_number - 1))
+        backoff = min(self.backoff_max, self.backoff * 2.0 ** (state.attempt_number - 1))
         backoff *= random.uniform(0.5, 1.0)
         error = state.outcome.exception() if state.outcome else None
-        asked = getattr(error, "retry_after", None) or 0.0
+        asked = (error.retry_after if isinstance(error, TransientApiError) else None) or 0.0
         return max(backoff, min(asked, self.retry_after_max))
 
 
