@@ -7,7 +7,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: demo test lint bench clean lock
 
-# Installs exactly the tested versions from requirements.lock, then the project itself without resolving again.
+# Installs exactly the tested versions from requirements.lock (the test and sandbox extras included: the demo and the
+# tests need the simulators), then the project itself without resolving again.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 # Re-resolve the lock after changing dependencies in pyproject.toml (then `make test` installs from it).
 lock: $(STAMP)
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --universal -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra sandbox --python-version 3.11 --universal -o requirements.lock
 
 demo: $(STAMP)
 	$(BIN)/timebridge demo

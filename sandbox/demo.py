@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -20,6 +21,7 @@ from sandbox.moco import MocoSimulator
 from sandbox.upwork import UpworkSimulator
 
 MOCO_KEY = "moco-sandbox-key"
+MOCO_RATE_LIMIT = 1200  # per 2 minutes: the sandbox account is on MOCO's unlimited plan (the standard plan has 120)
 AWORK_KEY = "awork-sandbox-key"
 AWORK_APP_URL = "https://sandbox.awork.com"
 DEMO_DATABASE = Path(".timebridge/demo.db")
@@ -104,6 +106,7 @@ class Sandbox:
         return {
             "TIMEBRIDGE_MOCO_BASE_URL": self.moco.url,
             "TIMEBRIDGE_MOCO_API_KEY": MOCO_KEY,
+            "TIMEBRIDGE_MOCO_RATE_LIMIT": str(MOCO_RATE_LIMIT),
             "TIMEBRIDGE_AWORK_BASE_URL": self.awork.url,
             "TIMEBRIDGE_AWORK_API_KEY": AWORK_KEY,
             "TIMEBRIDGE_AWORK_APP_URL": AWORK_APP_URL,
@@ -122,7 +125,7 @@ def start_sandbox(
     moco_port: int = 0, awork_port: int = 0, upwork_port: int = 0, rate_limits: bool = True
 ) -> Iterator[Sandbox]:
     """The three simulators, seeded with the demo data, served on loopback while the context is open."""
-    moco = MocoSimulator(api_keys=[MOCO_KEY], rate_limit=120 if rate_limits else None)
+    moco = MocoSimulator(api_keys=[MOCO_KEY], rate_limit=MOCO_RATE_LIMIT if rate_limits else None)
     awork = AworkSimulator(
         api_keys=[AWORK_KEY], per_second=50 if rate_limits else None, per_minute=1000 if rate_limits else None
     )
@@ -202,43 +205,35 @@ def seed_demo_times(moco: MocoSimulator, awork: AworkSimulator, today: date) -> 
 
 def run_demo(console: Console) -> None:
     """Sandbox + the import, the Upwork connection and backfill, then the push of awork times (Upwork hours
-    included); each flow twice (the second run writes nothing)."""
+    included); each flow twice (the second run writes nothing). Drives timebridge as a user does: its flows, its
+    `timebridge` command, its settings in the environment."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the tables below say what happened
     from flows.backfill_upwork import backfill_upwork
-    from flows.console import counts_table, print_issues, print_rows
     from flows.import_moco_projects import import_moco_projects
     from flows.push_awork_times import push_awork_times
     from models.settings import get_settings
-    from tasks.upwork_status import read_status
 
     DEMO_DATABASE.unlink(missing_ok=True)
     with start_sandbox() as sims:
         os.environ.update(sims.environment())
         os.environ["TIMEBRIDGE_DATABASE_URL"] = f"sqlite:///{DEMO_DATABASE}"
-        get_settings.cache_clear()
+        get_settings.cache_clear()  # the settings are read once per process: read them from the sandbox's now
         console.rule("import MOCO projects")
         summary = import_moco_projects()
-        console.print(counts_table(summary.status, summary.counts()))
-        for line in summary.created:
-            console.print(f"  created {line}")
-        print_issues(console, summary.issues)
+        _print_run(console, summary.status, summary, summary.created)
         console.print(_awork_projects_table(sims.awork.app))
 
         console.rule("Upwork: connect, confirm the suggested mappings, backfill 90 days")
-        connect_and_map_upwork(console, sims.awork.app)
+        connect_and_map_upwork(console, sims)
         backfilled = backfill_upwork()
-        console.print(
-            counts_table(f"{backfilled.first_day} to {backfilled.last_day}: {backfilled.status}", backfilled.counts())
-        )
-        print_issues(console, backfilled.issues)
-        print_rows(console, {"Upwork contracts now": read_status(datetime.now(UTC).date()).contracts})
+        _print_run(console, f"{backfilled.first_day} to {backfilled.last_day}: {backfilled.status}", backfilled)
+        console.out(timebridge("upwork", "status"), highlight=False, end="")
 
         console.rule("push awork times")
         entries = seed_demo_times(sims.moco.app, sims.awork.app, datetime.now(ZoneInfo("Europe/Berlin")).date())
         console.print(f"{entries} time entries tracked in awork over the last two weeks")
         pushed = push_awork_times()
-        console.print(counts_table(f"{pushed.first_day} to {pushed.last_day}: {pushed.status}", pushed.counts()))
-        print_issues(console, pushed.issues)
+        _print_run(console, f"{pushed.first_day} to {pushed.last_day}: {pushed.status}", pushed)
         console.print(_moco_activities_table(sims.moco.app))
 
         console.rule("second runs")
@@ -259,50 +254,67 @@ def run_demo(console: Console) -> None:
             console.print(f"{name}: {again.status}, {len(requests) - writes} read requests, {writes} write requests")
 
 
-def connect_and_map_upwork(console: Console, awork: AworkSimulator) -> None:
-    """What a person does once: approve timebridge in the browser (here: follow the authorize redirect), refresh,
-    confirm the suggested user mappings, and map each contract to an imported awork project."""
+def connect_and_map_upwork(console: Console, sims: Sandbox) -> None:
+    """What a person does once, with `timebridge upwork`: connect (approving in the browser, here: following the
+    authorize redirect), refresh, map each contract to an imported awork project, and confirm the awork user
+    timebridge suggests for its freelancer (a freelancer who is not in awork stays unmapped)."""
     import httpx
 
-    from cli_upwork import finish_connection
-    from connectors.upwork import UpworkOAuth, upwork_http
-    from flows.refresh_upwork import refresh_upwork
-    from models.settings import get_settings
-    from models.upwork_store import CONFIRMED, SUGGESTED
-    from tasks.shared import upwork_store
-
-    settings = get_settings()
-    oauth = UpworkOAuth(settings, upwork_http(settings))
-    approved = httpx.get(oauth.authorize_url("demo"), follow_redirects=False).headers["location"]
-    console.print(f"connected to Upwork as {finish_connection(oauth, parse_qs(urlparse(approved).query)['code'][0])}")
-    refresh_upwork()
-    store = upwork_store(settings)
-    for mapping in store.user_mappings():
-        if mapping.state == SUGGESTED:
-            mapping.state, mapping.locked = CONFIRMED, True
-            store.save_user_mapping(mapping)
-            console.print(
-                f"  confirmed {mapping.freelancer_id} -> awork user {mapping.awork_user_id} ({mapping.reason})"
-            )
+    started = timebridge("upwork", "connect", input="\n")  # Enter at the prompt: finish with the redirect URL later
+    redirect = httpx.get(_find(r"(\S+/oauth2/authorize\?\S+)", started), follow_redirects=False).headers["location"]
+    connected_as = _find(r"Connected as (.+?)\. Run", timebridge("upwork", "connect", "--redirect-url", redirect))
+    console.print(f"connected to Upwork as {connected_as}")
+    timebridge("upwork", "refresh")
+    projects = {p.get("projectKey"): p["id"] for p in sims.awork.app.projects()}
+    in_awork = {(u["firstName"], u["lastName"]) for u in sims.awork.app.users()}
+    for contract in sims.upwork.app.contracts():
+        key = DEMO_CONTRACT_PROJECTS.get(contract["title"])
+        if key is None:
+            continue
+        # the agency's or freelancer's side of a shared contract syncs it (not the client's too: no double hours)
+        org, freelancer = contract["vendorOrganization"]["id"], contract["freelancer"]
+        timebridge("upwork", "map-contract", contract["id"], "--org", org, "--project", projects[key])
+        console.print(f"  mapped {contract['title']} -> awork project {key}")
+        if (freelancer["firstName"], freelancer["lastName"]) in in_awork:
+            confirmed = timebridge("upwork", "map-user", freelancer["id"], "--org", org, "--confirm")
+            console.print(f"  {freelancer['name']}: {' '.join(confirmed.split())}")
         else:
-            console.print(f"  left unmapped: {mapping.freelancer_id} in {mapping.organization_id} ({mapping.reason})")
-    projects = {p.get("projectKey"): p["id"] for p in awork.projects()}
-    kinds = {o.id: o.kind for o in store.organizations()}
-    mappings = store.contract_mappings()
-    for contract in store.contracts():
-        project = projects.get(DEMO_CONTRACT_PROJECTS.get(contract.title, ""))
-        if project is None or kinds[contract.organization_id] == "client":
-            continue  # the agency's or freelancer's side of a shared contract syncs it (not both: no double hours)
-        mapping = mappings[(contract.organization_id, contract.id)]
-        mapping.awork_project_id, mapping.enabled = project, True
-        store.save_contract_mapping(mapping)
-        console.print(f"  mapped {contract.title} -> awork project {DEMO_CONTRACT_PROJECTS[contract.title]}")
+            console.print(f"  left unmapped: {freelancer['name']} is not in awork")
+    console.out(timebridge("upwork", "users"), highlight=False, end="")
+
+
+def timebridge(*args: str, input: str | None = None) -> str:
+    """The output of `timebridge ARGS`, run in this process; a command that fails stops the demo with its output."""
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, list(args), input=input)
+    if result.exit_code != 0:
+        raise RuntimeError(f"`timebridge {' '.join(args)}` failed ({result.exit_code}):\n{result.output}")
+    return result.output
+
+
+def _find(pattern: str, output: str) -> str:
+    """The first group of `pattern` in a command's output (lines wrapped by the terminal joined again)."""
+    found = re.search(pattern, " ".join(output.split()))
+    if found is None:
+        raise RuntimeError(f"expected {pattern!r} in the output:\n{output}")
+    return found.group(1)
+
+
+def _print_run(console: Console, title: str, summary: Any, created: Sequence[str] = ()) -> None:
+    """A flow run's counts, what it created, and its sync issues."""
+    console.print(
+        _table(title, ("what", "count"), [(k.replace("_", " "), str(v)) for k, v in summary.counts().items()])
+    )
+    for line in created:
+        console.print(f"  created {line}")
+    for issue in summary.issues:
+        console.print(f"  [yellow]sync issue[/] {issue.kind}: {issue.message}")
 
 
 def _moco_activities_table(moco: MocoSimulator) -> Table:
-    table = Table(title="MOCO activities from awork, per project and task")
-    for column in ("project", "task", "user", "activities", "hours", "billable hours"):
-        table.add_column(column)
     totals: dict[tuple[str, str, str], list[float]] = {}
     for activity in moco.activities():
         user = f"{activity['user']['firstname']} {activity['user']['lastname']}"
@@ -310,26 +322,41 @@ def _moco_activities_table(moco: MocoSimulator) -> Table:
         row[0] += 1
         row[1] += activity["seconds"] / 3600
         row[2] += activity["seconds"] / 3600 if activity["billable"] else 0
-    for (project, task_name, user), (count, hours, billable) in sorted(totals.items()):
-        table.add_row(project, task_name, user, str(int(count)), f"{hours:.2f}", f"{billable:.2f}")
-    return table
+    return _table(
+        "MOCO activities from awork, per project and task",
+        ("project", "task", "user", "activities", "hours", "billable hours"),
+        [
+            (project, task_name, user, str(int(count)), f"{hours:.2f}", f"{billable:.2f}")
+            for (project, task_name, user), (count, hours, billable) in sorted(totals.items())
+        ],
+    )
 
 
 def _awork_projects_table(awork: AworkSimulator) -> Table:
-    table = Table(title="awork projects now")
-    for column in ("key", "name", "client", "template", "task lists", "tasks in MOCO list"):
-        table.add_column(column)
     templates = {t["id"]: t["name"] for t in awork.templates()}
+    rows = []
     for project in awork.projects():
         lists = awork.task_lists(project["id"])
         moco_list = next((tl["id"] for tl in lists if tl["name"] == "MOCO"), None)
         tasks = [t["name"] for t in awork.project_tasks(project["id"]) if any(r["id"] == moco_list for r in t["lists"])]
-        table.add_row(
-            project.get("projectKey") or "",
-            project["name"],
-            (project.get("company") or {}).get("name", ""),
-            templates.get(project.get("createdByProjectTemplateId") or "", ""),
-            ", ".join(tl["name"] for tl in lists),
-            ", ".join(tasks),
+        rows.append(
+            (
+                project.get("projectKey") or "",
+                project["name"],
+                (project.get("company") or {}).get("name", ""),
+                templates.get(project.get("createdByProjectTemplateId") or "", ""),
+                ", ".join(tl["name"] for tl in lists),
+                ", ".join(tasks),
+            )
         )
+    columns = ("key", "name", "client", "template", "task lists", "tasks in MOCO list")
+    return _table("awork projects now", columns, rows)
+
+
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
     return table

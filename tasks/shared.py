@@ -1,5 +1,5 @@
-"""What every Prefect task of timebridge shares: the task options (retried on transient failures only, with a
-timeout) and the factories of the Upwork store and client."""
+"""What the flows and tasks of timebridge share: the task options (retried on transient failures only), a bounded
+task runner, the factories of the Upwork store and client, and a guard for Prefect's sync-or-async calls."""
 
 from __future__ import annotations
 
@@ -41,13 +41,12 @@ def transient(state: Any) -> bool:
     return False
 
 
-# A task's timeout marks a hung batch TimedOut instead of leaving the run waiting forever (HTTP calls have their
-# own timeouts; a task run in a worker thread cannot be interrupted).
+# No task timeout: a task run in a worker thread cannot be interrupted (Prefect only warns, on every run); every
+# HTTP call has its own timeout and every flow its own.
 RETRY: dict[str, Any] = {
     "retries": 2,
     "retry_delay_seconds": 5,
     "retry_condition_fn": lambda task, run, state: transient(state),
-    "timeout_seconds": 3600,
 }
 
 

@@ -38,7 +38,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch) -> None:
     """The report tables on one line each, whatever terminal (or none) the test process has."""
-    import cli_report
+    from cli import report as cli_report
 
     monkeypatch.setattr(cli_report.console, "_width", 250)
 

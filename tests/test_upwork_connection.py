@@ -17,7 +17,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cli import app
-from cli_upwork import pending_state_file, sync_state, wait_for_redirect
+from cli.upwork import pending_state_file, sync_state, wait_for_redirect
 from connectors.upwork import MalformedResponseError, UpworkScopeError
 from flows.refresh_upwork import refresh_upwork
 from models.settings import get_settings

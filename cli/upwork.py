@@ -6,22 +6,22 @@ import secrets
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 from urllib.parse import parse_qs, urlparse
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from connectors.upwork import UpworkOAuth
-from flows.console import print_rows
+from cli.console import console, print_rows, run_flow
 from models.settings import get_settings
 from models.upwork_store import CONFIRMED, SUGGESTED, UpworkContract, UpworkContractMapping, UpworkStore
 from tasks.upwork_rules import mapping_sync_state
 
+if TYPE_CHECKING:
+    from connectors.upwork import UpworkOAuth  # imported by `connect`: Prefect loads only when a command needs it
+
 app = typer.Typer(help="Upwork: connection, organisations, mappings and what will sync.", no_args_is_help=True)
-console = Console()
 OrgOption = Annotated[str | None, typer.Option("--org", help="Only this organisation (its Upwork organisation id).")]
 
 
@@ -53,7 +53,7 @@ def connect(
     """Connect timebridge to Upwork: open the printed URL, approve, then paste the URL Upwork redirected to, or let
     `--listen` catch it. To finish later, run `connect --redirect-url URL` (or `--code CODE --state STATE`): the
     redirect's `state` must be the one of the URL `connect` printed last."""
-    from connectors.upwork import upwork_http
+    from connectors.upwork import UpworkOAuth, upwork_http
 
     settings = get_settings()
     oauth = UpworkOAuth(settings, upwork_http(settings))
@@ -85,8 +85,8 @@ def connect(
 def pending_state_file(database_url: str) -> Path:
     """Where a started `connect` keeps its OAuth state: beside the SQLite store, else in `.timebridge/`."""
     url = make_url(database_url)
-    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    return (Path(url.database).parent if sqlite_file else Path(".timebridge")) / "upwork-connect-state"
+    sqlite_file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+    return (Path(sqlite_file).parent if sqlite_file else Path(".timebridge")) / "upwork-connect-state"
 
 
 def new_pending_state(pending: Path) -> str:
@@ -179,10 +179,9 @@ def disconnect() -> None:
 @app.command()
 def refresh() -> None:
     """Read organisations, contracts, freelancers and rates from Upwork; suggest mappings."""
-    from flows.console import run_flow
     from flows.refresh_upwork import refresh_upwork
 
-    run_flow(console, "refresh-upwork", refresh_upwork)
+    run_flow("refresh-upwork", refresh_upwork)
 
 
 @app.command()
@@ -304,7 +303,7 @@ def contracts(org: OrgOption = None) -> None:
         "sync",
     )
     for contract in keeper.contracts(org):
-        mapping = mappings.get(contract.id)
+        mapping = mappings.get((contract.organization_id, contract.id))
         syncs, why = sync_state(keeper, contract, mapping)
         person = freelancers.get(contract.freelancer_id)
         result.add_row(
@@ -370,7 +369,7 @@ def plan() -> None:
             f"{org.name} ({org.kind})", "contract", "freelancer", "awork project", "pay rate", "bill rate", "will sync"
         )
         for contract in keeper.contracts(org.id):
-            mapping = mappings.get(contract.id)
+            mapping = mappings.get((contract.organization_id, contract.id))
             syncs, why = sync_state(keeper, contract, mapping)
             person = freelancers.get(contract.freelancer_id)
             result.add_row(
@@ -405,4 +404,4 @@ def status() -> None:
     view = read_status(datetime.now(UTC).date())
     connection = store().connection()
     console.print(f"Upwork connection: {connection.status if connection else 'not connected'}")
-    print_rows(console, view.tables())
+    print_rows(view.tables())

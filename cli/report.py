@@ -3,19 +3,19 @@ process; prints the report as a table and where its CSV and PNG are."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-report_app = typer.Typer(
+from cli.console import call_flow, console
+
+app = typer.Typer(
     help="Reports: awork against MOCO, margin of Upwork contracts (CSV, PNG, Prefect artifacts).", no_args_is_help=True
 )
-console = Console()
 
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="A date, YYYY-MM-DD.")]
 
@@ -45,21 +45,13 @@ def rows_table(title: str, rows: Sequence[dict[str, Any]]) -> Table:
     table = Table(title=title)
     columns = list(rows[0]) if rows else []
     for column in columns:
-        justify = "right" if column in FIGURES else "left"
-        table.add_column(column.replace("_", " "), justify=justify, no_wrap=column not in WRAPPED)
+        table.add_column(
+            column.replace("_", " "), justify="right" if column in FIGURES else "left", no_wrap=column not in WRAPPED
+        )
     for row in rows:
         cells = ["" if row[c] is None else str(row[c]) for c in columns]
         table.add_row(*cells, style="bold" if cells and cells[0] == "total" else None)
     return table
-
-
-def run_report(name: str, call: Callable[[], Any]) -> Any:
-    """Run a report flow; exit 1 (saying why) when it failed."""
-    try:
-        return call()
-    except Exception as error:  # the run is recorded as failed in the store and in Prefect
-        console.print(f"[red]{name} failed:[/] {error}")
-        raise typer.Exit(1) from error
 
 
 def print_files(files: Any) -> None:
@@ -68,7 +60,7 @@ def print_files(files: Any) -> None:
             console.print(f"  wrote {path}", soft_wrap=True, markup=False)
 
 
-@report_app.command("reconcile")
+@app.command("reconcile")
 def reconcile(
     start: Day = None,
     end: Day = None,
@@ -78,7 +70,7 @@ def reconcile(
     difference's cause and whether the two sides agree."""
     from flows.reconcile_hours import reconcile_hours, total_line
 
-    summary = run_report(
+    summary = call_flow(
         "reconcile-hours",
         lambda: reconcile_hours(start=start and start.date(), end=end and end.date(), by=by.value),
     )
@@ -91,7 +83,7 @@ def reconcile(
     print_files(summary.files)
 
 
-@report_app.command("upwork-margin")
+@app.command("upwork-margin")
 def upwork_margin(
     start: Day = None,
     end: Day = None,
@@ -104,7 +96,7 @@ def upwork_margin(
     from flows.upwork_margin import totals_line
     from flows.upwork_margin import upwork_margin as margin_flow
 
-    summary = run_report(
+    summary = call_flow(
         "upwork-margin", lambda: margin_flow(start=start and start.date(), end=end and end.date(), by=by.value)
     )
     console.print(
