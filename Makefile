@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint bench clean lock
+.PHONY: demo test lint bench clean lock migration
 
 # Installs exactly the tested versions from requirements.lock (the test and sandbox extras included: the demo and the
 # tests need the simulators), then the project itself without resolving again.
@@ -34,6 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The next Alembic migration, generated from the SQLModel tables (README "Developing").
+migration: $(STAMP)
+	$(BIN)/python -m models.migrate revision "$(MESSAGE)" $(if $(URL),--url $(URL))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.import_projects
