@@ -78,12 +78,6 @@ def served() -> Iterator[ServedSimulator]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def sim(served: ServedSimulator) -> MocoSimulator:
-    assert isinstance(served.app, MocoSimulator)
-    return served.app
-
-
 @pytest.fixture(autouse=True)
 def spec_checked(sim: MocoSimulator) -> Iterator[None]:
     mark = sim.log.mark()

@@ -39,12 +39,6 @@ def served() -> Iterator[ServedSimulator]:
 
 
 @pytest.fixture(scope="module")
-def sim(served: ServedSimulator) -> MocoSimulator:
-    assert isinstance(served.app, MocoSimulator)
-    return served.app
-
-
-@pytest.fixture(scope="module")
 def api(served: ServedSimulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=served.url, headers={"Authorization": f"Token token={KEY}"}) as client:
         yield client
