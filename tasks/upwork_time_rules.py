@@ -84,53 +84,6 @@ def day_windows(first_day: date, last_day: date, days: int) -> list[tuple[date, 
     return windows
 
 
-class UpworkWindow(BaseModel):
-    """A window of days of one organisation and the contracts synced in it (one Prefect task)."""
-
-    organization_id: str
-    organization_name: str
-    first_day: date
-    last_day: date
-    targets: list[ContractTarget]
-
-
-def sync_windows(
-    targets: Sequence[ContractTarget],
-    names: dict[str, str],
-    days: tuple[date, date],
-    window_days: int,
-    history_first: date | None = None,
-) -> list[UpworkWindow]:
-    """The windows of a run: the days `days` of every target, and (from `history_first`, up to the day before) the
-    history of the targets that have none yet; each window with the targets that still sync on its first day and
-    only when it has any."""
-    first_day, last_day = days
-    ranges = [(day_windows(first_day, last_day, window_days), False)]
-    if history_first is not None:
-        ranges.append((day_windows(history_first, first_day - timedelta(days=1), window_days), True))
-    windows = []
-    for organization_id in sorted({t.organization_id for t in targets}, key=lambda o: names.get(o, o)):
-        for windows_of_range, history in ranges:
-            for first, last in windows_of_range:
-                syncing = [
-                    t
-                    for t in targets
-                    if t.organization_id == organization_id and t.syncs_on(first) and not (history and t.has_history)
-                ]
-                if syncing:
-                    name = names.get(organization_id, organization_id)
-                    windows.append(
-                        UpworkWindow(
-                            organization_id=organization_id,
-                            organization_name=name,
-                            first_day=first,
-                            last_day=last,
-                            targets=syncing,
-                        )
-                    )
-    return windows
-
-
 def rates_on_day(
     organization_kind: str,
     history: Sequence[RatePeriod],
@@ -184,9 +137,9 @@ def contract_targets(
     default_type_of_work_id: str | None,
 ) -> tuple[list[ContractTarget], list[IssueDraft]]:
     """The contracts whose time syncs, with their awork target (a paused, ended or cancelled one up to the end of
-    the week it stopped in: its `last_day`). A contract given a project but whose freelancer
-    is not confirmed, or which has no type of work, is an issue; so is a contract enabled in two organisations
-    (the agency or freelancer side syncs it, not the client side, so its hours do not double)."""
+    the week it stopped in: its `last_day`). A contract given a project but whose freelancer is not confirmed, or
+    which has no type of work, is an issue; so is a contract enabled in two organisations (the agency or freelancer
+    side syncs it, not the client side, so its hours do not double)."""
     kinds = {o.id: o.kind for o in organizations}
     users = {(m.organization_id, m.freelancer_id): m for m in user_mappings}
     targets: dict[str, ContractTarget] = {}
@@ -253,6 +206,53 @@ def contract_targets(
             has_history=mapping.history_synced_at is not None,
         )
     return list(targets.values()), issues
+
+
+class UpworkWindow(BaseModel):
+    """A window of days of one organisation and the contracts synced in it (one Prefect task)."""
+
+    organization_id: str
+    organization_name: str
+    first_day: date
+    last_day: date
+    targets: list[ContractTarget]
+
+
+def sync_windows(
+    targets: Sequence[ContractTarget],
+    names: dict[str, str],
+    days: tuple[date, date],
+    window_days: int,
+    history_first: date | None = None,
+) -> list[UpworkWindow]:
+    """The windows of a run: the days `days` of every target, and (from `history_first`, up to the day before) the
+    history of the targets that have none yet; each window with the targets that still sync on its first day and
+    only when it has any."""
+    first_day, last_day = days
+    ranges = [(day_windows(first_day, last_day, window_days), False)]
+    if history_first is not None:
+        ranges.append((day_windows(history_first, first_day - timedelta(days=1), window_days), True))
+    windows = []
+    for organization_id in sorted({t.organization_id for t in targets}, key=lambda o: names.get(o, o)):
+        for windows_of_range, history in ranges:
+            for first, last in windows_of_range:
+                syncing = [
+                    t
+                    for t in targets
+                    if t.organization_id == organization_id and t.syncs_on(first) and not (history and t.has_history)
+                ]
+                if syncing:
+                    name = names.get(organization_id, organization_id)
+                    windows.append(
+                        UpworkWindow(
+                            organization_id=organization_id,
+                            organization_name=name,
+                            first_day=first,
+                            last_day=last,
+                            targets=syncing,
+                        )
+                    )
+    return windows
 
 
 def interval_hash(interval: Interval) -> str:

@@ -32,6 +32,7 @@ from tasks.upwork_time_rules import (
     open_weeks,
     plan_day,
     rates_on_day,
+    sync_windows,
 )
 
 NINE = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
@@ -255,3 +256,35 @@ def test_an_ended_contract_is_a_target_up_to_the_end_of_the_week_it_ended_in():
     [target], issues = contract_targets([org], [ended], {("ag", "c"): mapping}, [user], [], "t")
     assert issues == [] and target.last_day == date(2026, 11, 22)
     assert target.syncs_on(date(2026, 11, 22)) and not target.syncs_on(date(2026, 11, 23))
+
+
+def test_windows_bring_the_history_of_new_contracts_and_nothing_after_a_stop():
+    def target(contract_id: str, **kw) -> ContractTarget:
+        return ContractTarget(
+            organization_id="ag",
+            organization_kind="agency",
+            contract_id=contract_id,
+            title=contract_id,
+            freelancer_id="f",
+            awork_user_id="u",
+            awork_project_id="p",
+            awork_type_of_work_id="t",
+            **kw,
+        )
+
+    known, new, ended = target("known"), target("new", has_history=False), target("ended", last_day=date(2026, 9, 6))
+    windows = sync_windows(
+        [known, new, ended], {"ag": "Agency"}, (date(2026, 11, 16), date(2026, 11, 18)), 30, date(2026, 8, 20)
+    )
+    assert [(w.organization_name, w.first_day, w.last_day, [t.contract_id for t in w.targets]) for w in windows] == [
+        ("Agency", date(2026, 11, 16), date(2026, 11, 18), ["known", "new"]),  # the open weeks
+        ("Agency", date(2026, 8, 20), date(2026, 9, 18), ["new"]),  # history: only the new contract's
+        ("Agency", date(2026, 9, 19), date(2026, 10, 18), ["new"]),
+        ("Agency", date(2026, 10, 19), date(2026, 11, 15), ["new"]),
+    ]
+    backfill = sync_windows([known, ended], {}, (date(2026, 8, 1), date(2026, 10, 29)), 30)
+    assert [(w.organization_name, w.first_day, [t.contract_id for t in w.targets]) for w in backfill] == [
+        ("ag", date(2026, 8, 1), ["known", "ended"]),
+        ("ag", date(2026, 8, 31), ["known", "ended"]),  # the task reads the ended one up to 2026-09-06
+        ("ag", date(2026, 9, 30), ["known"]),
+    ]
