@@ -171,6 +171,7 @@ class UpworkContractInfo(UpworkModel):
     status: str
     start_date: date | None = Field(default=None, alias="startDate")
     end_date: date | None = Field(default=None, alias="endDate")
+    modify_date: datetime | None = Field(default=None, alias="modifyDate")
     freelancer: UpworkPerson
     client_organization: NamedRef | None = Field(default=None, alias="clientOrganization")
     terms: ContractTerms | None = None
@@ -200,7 +201,7 @@ class DiaryCell(UpworkModel):
 
 DIARY_BATCH = 10
 DIARY_FIELDS = "workDiaryTimeCells { cellDateTime { rawValue } memo manual task { description } }"
-CONTRACT_FIELDS = """id title status startDate endDate
+CONTRACT_FIELDS = """id title status startDate endDate modifyDate
   freelancer { id name firstName lastName email }
   clientOrganization { id name }
   terms { hourlyTerms { id hourlyRate { rawValue currency } startDate endDate } fixedPriceTerms { id } }"""

@@ -71,7 +71,8 @@ class UpworkContract(SQLModel, table=True):
     freelancer_id: str = Field(max_length=ID_LENGTH)
     title: str = Field(max_length=500)
     kind: str = Field(max_length=20)  # hourly, fixed
-    status: str = Field(max_length=40)
+    status: str = Field(max_length=40)  # Upwork's: ACTIVE, PAUSED, ENDED, CANCELLED
+    modified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # Upwork's `modifyDate`
     client_name: str | None = Field(default=None, max_length=300)
     start_date: date | None = None
     end_date: date | None = None
@@ -124,6 +125,9 @@ class UpworkContractMapping(SQLModel, table=True):
     pay_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     bill_rate: Decimal | None = Field(default=None, sa_column=Column(Money(12, 2), nullable=True))
     enabled: bool = False
+    # when a sync brought the contract's history (the backfill's days): a contract that starts syncing without it
+    # gets it once, on the next sync
+    history_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -362,6 +366,16 @@ class UpworkStore:
         mapping.updated_at = utcnow()
         with Session(self.engine) as session:
             session.merge(mapping)
+            session.commit()
+
+    def mark_history(self, contracts: Sequence[tuple[str, str]]) -> None:
+        """Record that a sync brought the history of these (organisation, contract)s."""
+        with Session(self.engine) as session:
+            for key in contracts:
+                mapping = session.get(UpworkContractMapping, key)
+                if mapping is not None:
+                    mapping.history_synced_at = utcnow()
+                    session.add(mapping)
             session.commit()
 
     # time entries ------------------------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ GraphQL, where the fact sheet is silent:
 - Cursors are 1-based row positions as strings; `after: "0"` (or no `after`) starts at the first row; `endCursor`
   is null on an empty page. Without `pagination` the first 500 rows come back. Cursors are positions, so rows
   added between two pages shift them (as with any offset cursor).
-- Contracts: `status` is ACTIVE, PAUSED or ENDED (invented: the enum values are not in the dump);
+- Contracts: `status` is ACTIVE, PAUSED, ENDED or CANCELLED (invented: the enum values are not in the dump; a
+  CANCELLED contract is closed like an ENDED one and has an end date too); pausing, resuming or ending one moves
+  its `modifyDate` to that moment;
   `deliveryModel` is MARKETPLACE and `kind` STANDARD (also invented). Dates (`startDate`, `endDate`, terms'
   dates) are `YYYY-MM-DD`; `createDate`/`modifyDate` are ISO-8601 UTC instants with `Z`. A rate change ends the
   previous hourly term the day before the new one starts; an ended contract's last term ends on its end date.
@@ -155,7 +157,8 @@ CODE_LIFETIME = 600  # seconds: "expires after 10 minutes"
 ROTATED_REFRESH_GRACE = 86400  # the maintainer: the old refresh token's expiry becomes now + 24 hours
 CELL_SECONDS = 600
 MAX_FIRST = 500
-STATUSES = ("ACTIVE", "PAUSED", "ENDED")
+STATUSES = ("ACTIVE", "PAUSED", "ENDED", "CANCELLED")
+CLOSED = ("ENDED", "CANCELLED")  # closed for good, with an end date
 ORG_KINDS = {
     # kind: (type, legacyType, companySelector type, companySelector legacy type, typeTitle)
     "agency": ("BUSINESS", "VENDOR", "Business", "Vendor", "Agency"),
@@ -326,7 +329,7 @@ type Money {
   displayValue: String!
 }
 
-enum ContractStatus { ACTIVE PAUSED ENDED }
+enum ContractStatus { ACTIVE PAUSED ENDED CANCELLED }
 enum DeliveryModel { MARKETPLACE CATALOG }
 enum ContractKind { STANDARD WEEKLY_RETAINER PAYROLL }
 enum JobType { HOURLY FIXED STIPEND }
@@ -1113,7 +1116,8 @@ class UpworkSimulator(Simulator):
         weekly_limit: int | None = 40,
     ) -> dict[str, Any]:
         """A contract between a vendor organisation (agency or freelancer) and a client organisation: hourly with
-        `hourly_rate`, fixed-price with `fixed_amount`. An ENDED contract ends on `end` (default: today)."""
+        `hourly_rate`, fixed-price with `fixed_amount`. An ENDED or CANCELLED contract ends on `end` (default:
+        today)."""
         if (hourly_rate is None) == (fixed_amount is None):
             raise ValueError(f"contract {title!r}: give exactly one of hourly_rate and fixed_amount")
         if status not in STATUSES:
@@ -1126,10 +1130,10 @@ class UpworkSimulator(Simulator):
             if client.kind != "client":
                 raise ValueError(f"{client.name} is not a client organisation")
             person = self._person(freelancer)
-            if status == "ENDED":
+            if status in CLOSED:
                 end = end or self.today()
             elif end is not None:
-                raise ValueError(f"contract {title!r}: only an ENDED contract has an end date")
+                raise ValueError(f"contract {title!r}: only an ENDED or CANCELLED contract has an end date")
             if end is not None and end < start:
                 raise ValueError(f"contract {title!r}: end {end} is before start {start}")
             created = float(_day_start(start))
@@ -1176,15 +1180,15 @@ class UpworkSimulator(Simulator):
             contract.modified = max(contract.modified, now)
 
     def set_status(self, contract_id: str, status: str, *, end: date | None = None) -> None:
-        """Pause, resume or end a contract; ENDED sets its end date (`end`, default today). Ended contracts cannot
-        be restarted (as on Upwork)."""
+        """Pause, resume, end or cancel a contract; ENDED and CANCELLED set its end date (`end`, default today).
+        Closed contracts cannot be restarted (as on Upwork)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         with self.lock:
             contract = self._contract(contract_id)
-            if contract.status == "ENDED" and status != "ENDED":
-                raise ValueError(f"contract {contract_id} has ended; Upwork cannot restart it")
-            if status == "ENDED":
+            if contract.status in CLOSED and status != contract.status:
+                raise ValueError(f"contract {contract_id} is {contract.status.lower()}; Upwork cannot restart it")
+            if status in CLOSED:
                 end = end or self.today()
                 last_cell = max(contract.cells, default=None)
                 if end < contract.start or (last_cell is not None and _utc_day(last_cell) > end):

@@ -24,16 +24,21 @@ def listening(listener: Listener) -> Iterator[None]:
 
 
 class RunProgress:
-    """Steps of a run, shown live in the Prefect UI (progress artifact `key`) and to listeners."""
+    """Steps of a run, shown live in the Prefect UI (progress artifact `key`, its description saying what is done
+    so far) and to listeners."""
 
     def __init__(self, key: str, total: int, what: str) -> None:
         self.total, self.done, self.what = max(total, 1), 0, what
         self.artifact_id = in_sync(create_progress_artifact(progress=0.0, key=key, description=what))
         self._tell()
 
-    def advance(self, steps: int = 1) -> None:
+    def advance(self, steps: int = 1, what: str | None = None) -> None:
+        """`steps` more done; `what` says what is done so far (else the description stays)."""
         self.done = min(self.done + steps, self.total)
-        update_progress_artifact(artifact_id=self.artifact_id, progress=100.0 * self.done / self.total)
+        self.what = what or self.what
+        update_progress_artifact(
+            artifact_id=self.artifact_id, progress=100.0 * self.done / self.total, description=self.what
+        )
         self._tell()
 
     def _tell(self) -> None:

@@ -138,6 +138,7 @@ def contract_records(
                 title=info.title,
                 kind="hourly" if info.is_hourly else "fixed",
                 status=info.status,
+                modified_at=info.modify_date,
                 client_name=info.client_organization.name if info.client_organization else None,
                 start_date=info.start_date,
                 end_date=info.end_date,

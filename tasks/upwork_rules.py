@@ -6,12 +6,16 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from models import clock
 from models.upwork_store import UpworkContract, UpworkContractMapping, UpworkUserMapping
 
 AGENCY, CLIENT, FREELANCER = "agency", "client", "freelancer"
+FREEZE = time(12)  # an Upwork week (Monday to Sunday, UTC) freezes on the following Monday at 12:00 UTC
+EARLIEST = datetime.min.replace(tzinfo=UTC)  # before any freeze: what syncs on the days before a contract stopped
+STOPPED = {"PAUSED": "paused", "ENDED": "ended", "CANCELLED": "cancelled"}  # Upwork status -> how we say it
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
@@ -118,25 +122,76 @@ def rate_on(periods: Sequence[RatePeriod], day: date) -> Decimal | None:
     return current
 
 
+@dataclass(frozen=True)
+class ContractStop:
+    """A paused, ended or cancelled contract: its time syncs up to the end of the Upwork week it stopped in (hours
+    logged while it was active still arrive), and no longer once that week has frozen."""
+
+    status: str  # paused, ended, cancelled
+    day: date | None  # the end date (ended, cancelled) or the day of Upwork's last change (paused)
+
+    @property
+    def last_day(self) -> date:
+        """The Sunday of the week it stopped in: the last Upwork day synced (none without a stop day)."""
+        return self.day + timedelta(days=6 - self.day.weekday()) if self.day else date.min
+
+    @property
+    def frozen_at(self) -> datetime:
+        """When that week freezes: the following Monday, 12:00 UTC."""
+        return datetime.combine(self.last_day + timedelta(days=1), FREEZE, tzinfo=UTC) if self.day else EARLIEST
+
+    @property
+    def reason(self) -> str:
+        """ "paused", "ended on 2026-03-12", "cancelled on 2026-03-12"."""
+        return self.status if self.status == "paused" or self.day is None else f"{self.status} on {self.day}"
+
+
+def contract_stop(status: str, end_date: date | None, modified_at: datetime | None) -> ContractStop | None:
+    """How an Upwork contract status stops its sync, None while it is active. The stop day is the end date of an
+    ended or cancelled contract, else the UTC day of Upwork's last change of it (`modifyDate`: for a paused contract,
+    when it was paused or later)."""
+    said = STOPPED.get(status.upper())
+    if said is None:
+        return None
+    changed = modified_at.astimezone(UTC).date() if modified_at else None
+    return ContractStop(said, (end_date if said != "paused" else None) or changed)
+
+
 def mapping_sync_state(
-    contract: UpworkContract, mapping: UpworkContractMapping | None, user: UpworkUserMapping | None
+    contract: UpworkContract,
+    mapping: UpworkContractMapping | None,
+    user: UpworkUserMapping | None,
+    now: datetime | None = None,
 ) -> tuple[bool, str]:
-    """`contract_sync_state` of a stored contract, its mapping and its freelancer's user mapping."""
+    """`contract_sync_state` of a stored contract, its mapping and its freelancer's user mapping at `now` (default:
+    the clock's now)."""
+    stop = contract_stop(contract.status, contract.end_date, contract.modified_at)
     return contract_sync_state(
         contract.kind,
         bool(mapping and mapping.enabled),
         mapping.awork_project_id if mapping else None,
         user.state if user else None,
         bool(user and user.sync_enabled),
+        stop,
+        now or clock.utc_now(),
     )
 
 
 def contract_sync_state(
-    kind: str, enabled: bool, awork_project_id: str | None, user_state: str | None, user_sync: bool
+    kind: str,
+    enabled: bool,
+    awork_project_id: str | None,
+    user_state: str | None,
+    user_sync: bool,
+    stop: ContractStop | None = None,
+    now: datetime = EARLIEST,
 ) -> tuple[bool, str]:
-    """Whether a contract's time syncs, and if not, why."""
+    """Whether a contract's time syncs at `now`, and if not, why. A stopped contract syncs until its last week
+    freezes, and says so."""
     if kind != "hourly":
         return False, "fixed-price: no time to sync"
+    if stop and now >= stop.frozen_at:
+        return False, stop.reason
     if not awork_project_id:
         return False, "no awork project selected"
     if not enabled:
@@ -145,4 +200,6 @@ def contract_sync_state(
         return False, "freelancer not mapped to a confirmed awork user"
     if not user_sync:
         return False, "freelancer's sync is off"
+    if stop:
+        return True, f"syncs until {stop.frozen_at:%Y-%m-%d %H:%M} UTC ({stop.reason})"
     return True, "syncs"

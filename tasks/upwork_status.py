@@ -3,6 +3,8 @@ names), for `timebridge upwork status` and the table artifacts every Upwork run 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -14,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from connectors.awork import AworkClient
+from models import clock
 from models.settings import get_settings
 from models.upwork_store import (
     UpworkContract,
@@ -32,19 +35,20 @@ Row = dict[str, str | int | float]  # column name -> value
 
 
 class StatusView(BaseModel):
-    """Rows of the three status tables (column name -> value, all strings or numbers)."""
+    """Rows of the status tables (column name -> value, all strings or numbers)."""
 
     organizations: list[Row] = []
     contracts: list[Row] = []
     recent_entries: list[Row] = []
 
     def tables(self) -> dict[str, list[Row]]:
-        """The three tables by title."""
-        return {
-            "organisations": self.organizations,
-            "contracts": self.contracts,
-            "recent entries": self.recent_entries,
-        }
+        """The tables by title: organisations, the contracts of each organisation (without that column, so each
+        table fits common widths), recent entries."""
+        by_organization: dict[str, list[Row]] = {}
+        for row in self.contracts:
+            columns = {name: value for name, value in row.items() if name != "organisation"}
+            by_organization.setdefault(f"contracts: {row['organisation']}", []).append(columns)
+        return {"organisations": self.organizations, **by_organization, "recent entries": self.recent_entries}
 
 
 def status_view(
@@ -56,11 +60,12 @@ def status_view(
     entries: Sequence[UpworkTimeEntry],
     project_names: dict[str, str],
     today: date,
+    now: datetime,
     zone: ZoneInfo,
 ) -> StatusView:
-    """Per organisation: name, type, last refresh, last sync, active contracts. Per hourly contract: title,
-    client, freelancer, awork project, whether it syncs, hours synced today (UTC) and in all. The last 10
-    entries of each contract (local date and time, freelancer, hours). Only entries in awork count."""
+    """Per organisation: name, type, last refresh, last sync, active contracts. Per hourly contract: organisation,
+    title, freelancer, awork project, whether it syncs at `now` (else why), hours synced today (UTC) and in all.
+    The last 10 entries of each contract (local date and time, freelancer, hours). Only entries in awork count."""
     users = {(m.organization_id, m.freelancer_id): m for m in user_mappings}
     by_contract: dict[tuple[str, str], list[UpworkTimeEntry]] = defaultdict(list)
     for entry in entries:
@@ -85,7 +90,7 @@ def status_view(
             mapping = contract_mappings.get(key) or UpworkContractMapping(
                 organization_id=organization.id, contract_id=contract.id
             )
-            _, state = mapping_sync_state(contract, mapping, users.get((organization.id, contract.freelancer_id)))
+            _, state = mapping_sync_state(contract, mapping, users.get((organization.id, contract.freelancer_id)), now)
             synced = sorted(by_contract.get(key, []), key=lambda e: as_utc(e.start))
             freelancer = freelancers.get(contract.freelancer_id)
             name = freelancer.name if freelancer else contract.freelancer_id
@@ -93,12 +98,11 @@ def status_view(
                 {
                     "organisation": organization.name,
                     "contract": contract.title,
-                    "client": contract.client_name or "",
                     "freelancer": name,
                     "awork project": project_names.get(mapping.awork_project_id or "", mapping.awork_project_id or ""),
                     "sync": state,
-                    "hours synced today": _hours(e for e in synced if as_utc(e.synced_at).date() == today),
-                    "hours synced": _hours(synced),
+                    "hours today": _hours(e for e in synced if as_utc(e.synced_at).date() == today),
+                    "hours": _hours(synced),
                 }
             )
             for entry in synced[-RECENT:][::-1]:
@@ -123,8 +127,13 @@ def _when(moment: datetime | None, zone: ZoneInfo) -> str:
     return as_utc(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def read_status(today: date) -> StatusView:
-    """The status view of the selected organisations, from the store and awork's project names."""
+    """The status view of the selected organisations, from the store and awork's project names: whether each
+    contract syncs now (the clock's), hours synced on `today`."""
     settings = get_settings()
     store = upwork_store(settings)
     organizations = [o for o in store.organizations() if o.selected]
@@ -140,6 +149,7 @@ def read_status(today: date) -> StatusView:
         store.time_entries(),
         project_names,
         today,
+        clock.utc_now(),
         ZoneInfo(settings.timezone),
     )
 
@@ -149,6 +159,6 @@ def publish_upwork_status(today: date) -> StatusView:
     """The status view as three table artifacts (organisations, contracts, recent entries)."""
     view = read_status(today)
     for title, rows in view.tables().items():
-        key = "upwork-status-" + title.replace(" ", "-")
+        key = "upwork-status-" + "-".join(re.findall(r"[a-z0-9]+", _ascii(title).lower()))
         create_table_artifact(table=rows, key=key, description=f"Upwork status: {title}")
     return view

@@ -21,10 +21,9 @@ from models.upwork_store import (
     UpworkTimeEntry,
     UpworkUserMapping,
 )
-from tasks.upwork_rules import CLIENT, RatePeriod, mapping_sync_state, rate_on
+from tasks.upwork_rules import CLIENT, EARLIEST, FREEZE, RatePeriod, contract_stop, mapping_sync_state, rate_on
 
 CELL = timedelta(minutes=10)
-FREEZE = time(12)  # an Upwork week (Monday to Sunday, UTC) freezes on the following Monday at 12:00 UTC
 
 
 def entry_note(task: str | None, memo: str | None) -> str | None:
@@ -117,6 +116,12 @@ class ContractTarget(BaseModel):
     bill_rate: Decimal | None = None
     currency: str | None = None
     rate_history: list[tuple[Decimal, date, date | None]] = []
+    last_day: date | None = None  # a paused, ended or cancelled contract: the end of the week it stopped in
+    has_history: bool = True  # False until a sync brought its history (the backfill's days)
+
+    def syncs_on(self, day: date) -> bool:
+        """Whether the contract's time of this UTC day syncs (none after the week it stopped in)."""
+        return self.last_day is None or day <= self.last_day
 
     def rates_on(self, day: date) -> tuple[Decimal | None, Decimal | None]:
         history = [RatePeriod(rate, start, end) for rate, start, end in self.rate_history]
@@ -131,9 +136,10 @@ def contract_targets(
     rates: Sequence[UpworkRate],
     default_type_of_work_id: str | None,
 ) -> tuple[list[ContractTarget], list[IssueDraft]]:
-    """The contracts whose time syncs, with their awork target. A contract given a project but whose freelancer
-    is not confirmed, or which has no type of work, is an issue; so is a contract enabled in two organisations
-    (the agency or freelancer side syncs it, not the client side, so its hours do not double)."""
+    """The contracts whose time syncs, with their awork target (a paused, ended or cancelled one up to the end of
+    the week it stopped in: its `last_day`). A contract given a project but whose freelancer is not confirmed, or
+    which has no type of work, is an issue; so is a contract enabled in two organisations (the agency or freelancer
+    side syncs it, not the client side, so its hours do not double)."""
     kinds = {o.id: o.kind for o in organizations}
     users = {(m.organization_id, m.freelancer_id): m for m in user_mappings}
     targets: dict[str, ContractTarget] = {}
@@ -144,7 +150,7 @@ def contract_targets(
         user = users.get((contract.organization_id, contract.freelancer_id))
         if contract.organization_id not in kinds or mapping is None:
             continue
-        syncs, reason = mapping_sync_state(contract, mapping, user)
+        syncs, reason = mapping_sync_state(contract, mapping, user, now=EARLIEST)  # `last_day` clips a stop
         ref = f"upwork contract {contract.organization_id}/{contract.id}"
         awork_user_id = user.awork_user_id if user else None
         if not (syncs and awork_user_id and mapping.awork_project_id):  # syncing implies both ids
@@ -181,6 +187,7 @@ def contract_targets(
                 )
             )
             continue
+        stop = contract_stop(contract.status, contract.end_date, contract.modified_at)
         targets[contract.id] = ContractTarget(
             organization_id=contract.organization_id,
             organization_kind=kinds[contract.organization_id],
@@ -195,8 +202,57 @@ def contract_targets(
             bill_rate=mapping.bill_rate,
             currency=contract.currency,
             rate_history=[(r.hourly_rate, r.start_date, r.end_date) for r in rates if r.contract_id == contract.id],
+            last_day=stop.last_day if stop else None,
+            has_history=mapping.history_synced_at is not None,
         )
     return list(targets.values()), issues
+
+
+class UpworkWindow(BaseModel):
+    """A window of days of one organisation and the contracts synced in it (one Prefect task)."""
+
+    organization_id: str
+    organization_name: str
+    first_day: date
+    last_day: date
+    targets: list[ContractTarget]
+
+
+def sync_windows(
+    targets: Sequence[ContractTarget],
+    names: dict[str, str],
+    days: tuple[date, date],
+    window_days: int,
+    history_first: date | None = None,
+) -> list[UpworkWindow]:
+    """The windows of a run: the days `days` of every target, and (from `history_first`, up to the day before) the
+    history of the targets that have none yet; each window with the targets that still sync on its first day and
+    only when it has any."""
+    first_day, last_day = days
+    ranges = [(day_windows(first_day, last_day, window_days), False)]
+    if history_first is not None:
+        ranges.append((day_windows(history_first, first_day - timedelta(days=1), window_days), True))
+    windows = []
+    for organization_id in sorted({t.organization_id for t in targets}, key=lambda o: names.get(o, o)):
+        for windows_of_range, history in ranges:
+            for first, last in windows_of_range:
+                syncing = [
+                    t
+                    for t in targets
+                    if t.organization_id == organization_id and t.syncs_on(first) and not (history and t.has_history)
+                ]
+                if syncing:
+                    name = names.get(organization_id, organization_id)
+                    windows.append(
+                        UpworkWindow(
+                            organization_id=organization_id,
+                            organization_name=name,
+                            first_day=first,
+                            last_day=last,
+                            targets=syncing,
+                        )
+                    )
+    return windows
 
 
 def interval_hash(interval: Interval) -> str:

@@ -23,6 +23,7 @@ from tasks.idempotent import create_once
 from tasks.shared import RETRY, upwork_client, upwork_store
 from tasks.upwork_time_rules import (
     ContractTarget,
+    UpworkWindow,
     as_utc,
     contract_targets,
     daily_total_intervals,
@@ -88,28 +89,30 @@ def read_upwork_targets(organization_ids: list[str] | None) -> UpworkTargets:
 @task(
     name="sync-upwork-window",
     cache_policy=NO_CACHE,
-    task_run_name="upwork-{organization_id}-{first_day}-{last_day}",
+    task_run_name="{window.organization_name}: {window.first_day} to {window.last_day}",
     **RETRY,
 )
-def sync_upwork_window(
-    organization_id: str, targets: list[ContractTarget], first_day: date, last_day: date, dry_run: bool
-) -> UpworkTimeResult:
-    """One organisation's days `first_day`..`last_day`: read its syncing contracts' time from Upwork, plan each
-    contract's day against our entries, and apply the changes to awork (not in a dry run)."""
+def sync_upwork_window(window: UpworkWindow, dry_run: bool) -> UpworkTimeResult:
+    """One organisation's window of days: read its syncing contracts' time from Upwork, plan each contract's day
+    against our entries, and apply the changes to awork (not in a dry run)."""
+    organization_id, first_day, last_day = window.organization_id, window.first_day, window.last_day
     settings = get_settings()
     store = upwork_store(settings)
-    by_contract = {t.contract_id: t for t in targets}
-    if not by_contract:
-        return UpworkTimeResult()
+    by_contract = {t.contract_id: t for t in window.targets}
+
+    def syncs(contract_id: str, day: date) -> bool:
+        return contract_id in by_contract and by_contract[contract_id].syncs_on(day)
+
     with upwork_client(settings, store) as upwork:
         worked: dict[tuple[str, date], list[TimeReportRow]] = defaultdict(list)
         for row in upwork.time_report(organization_id, first_day, last_day, sorted(by_contract)):
-            if row.contract.id in by_contract and row.hours > 0:
+            if syncs(row.contract.id, row.date_worked_on) and row.hours > 0:
                 worked[(row.contract.id, row.date_worked_on)].append(row)
         diaries = upwork.work_diaries(organization_id, sorted(worked))
     stored: dict[tuple[str, date], list[UpworkTimeEntry]] = defaultdict(list)
     for entry in store.time_entries(organization_id, sorted(by_contract), (first_day, last_day)):
-        stored[(entry.contract_id, entry.day)].append(entry)
+        if syncs(entry.contract_id, entry.day):  # entries after a contract stopped are left as they are
+            stored[(entry.contract_id, entry.day)].append(entry)
     zone = ZoneInfo(settings.timezone)
     plans: dict[tuple[str, date], DayChanges] = {}
     for contract_id, day in sorted(set(worked) | set(stored)):
@@ -128,7 +131,11 @@ def sync_upwork_window(
         return result
     applied = DayApplier(settings, store, organization_id).apply(plans)
     get_run_logger().info(
-        "%s %s..%s: %s", organization_id, first_day, last_day, {**applied.counts(), "issues": len(applied.issues)}
+        "%s %s..%s: %s",
+        window.organization_name,
+        first_day,
+        last_day,
+        {**applied.counts(), "issues": len(applied.issues)},
     )
     return result.merge(applied)
 

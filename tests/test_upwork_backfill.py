@@ -3,12 +3,16 @@ every entry, crashes, mapping changes, and the status view."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.sorting import FlowRunSort
 from typer.testing import CliRunner
 
 from cli import app
@@ -23,7 +27,8 @@ from sandbox.upwork import CELL_SECONDS
 from tasks import upwork_times
 from tasks.shared import upwork_store
 from tasks.upwork_status import read_status
-from tasks.upwork_time_rules import entry_note
+from tasks.upwork_time_rules import entry_note, open_weeks
+from tests.test_reports import artifacts_of, table
 from tests.test_upwork_connection import connect, freelancer_id, org_id
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -357,7 +362,7 @@ def test_the_status_view_equals_the_entries_in_awork(upwork, world, awork_people
             for e in entries
             if e["userId"] == users.get(person) and e["project"]["name"] == row["awork project"]
         )
-        assert row["hours synced"] == row["hours synced today"] == round(seconds / 3600, 2), row
+        assert row["hours"] == row["hours today"] == round(seconds / 3600, 2), row
         assert (seconds > 0) == (person is not None), row
     agency = next(r for r in view.organizations if r["organisation"] == "Pixelwerk Agency")
     assert agency["active contracts"] == 4 and agency["last sync"] != "never"
@@ -370,3 +375,107 @@ def test_the_status_view_equals_the_entries_in_awork(upwork, world, awork_people
     assert recent[0]["date"] == anna[-1]["startDateLocal"][:10]
     printed = invoke("upwork", "status")
     assert "Onlineshop" in printed and "Pixelwerk" in printed and "connected" in printed
+
+
+def test_the_prefect_ui_names_windows_by_organisation_and_shows_what_is_done(upwork, world, sims):
+    backfill_upwork()
+    run_id = latest_run("backfill-upwork")
+    today = world["today"]
+    windows = [(today - timedelta(days=days), today - timedelta(days=days - 29)) for days in (89, 59, 29)]
+    with get_client(sync_client=True) as client:
+        names = {
+            t.name for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        }
+    agency, solo = "Pixelwerk Agency", "Jana Novak (Freelancer)"
+    assert {f"{org}: {first} to {last}" for org in (agency, solo) for first, last in windows} <= names
+    assert f"Nordlicht Client Org: {windows[2][0]} to {windows[2][1]}" not in names  # its contract ended before
+
+    artifacts = artifacts_of(run_id)
+    stored = upwork_store(get_settings()).time_entries()
+    progress = artifacts["backfill-upwork-progress"]
+    assert progress.data == 100.0
+    assert progress.description == (
+        f"organisations 3 of 3 · windows 8 of 8 · contract-days {len({(e.contract_id, e.day) for e in stored})} · "
+        f"entries {len(sims.awork.time_entries())} created, 0 updated, 0 deleted, 0 unchanged"
+    )
+    contracts = table(artifacts["upwork-status-contracts-pixelwerk-agency"])
+    assert [row[0] for row in contracts] == [
+        "Intranet Support",
+        "Kampagnen-Landingpage",
+        "Onlineshop Wartung",
+        "Website Relaunch – Frontend",
+    ]
+    assert all(len(" | ".join(map(str, row))) <= 100 for row in contracts)  # fits beside Prefect's sidebar
+    assert {"upwork-status-organisations", "upwork-status-recent-entries"} <= set(artifacts)
+
+
+def latest_run(flow_name: str):
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), sort=FlowRunSort.START_TIME_DESC, limit=1
+        )
+    return run.id
+
+
+def test_a_contract_ended_mid_window_brings_its_earlier_hours_and_nothing_after_its_last_open_week(
+    upwork, world, awork_people, sims, monkeypatch
+):
+    shop = contract_id(upwork, "Onlineshop Wartung")
+    ended = world["today"] - timedelta(days=1)  # its last day of work
+    upwork.set_status(shop, "ENDED", end=ended)
+    refresh_upwork()
+    mark = upwork.log.mark()
+    sync_upwork()  # its last week is open: still read
+    assert shop in time_reads(upwork, mark)
+    assert row_of(read_status(world["today"]), "Onlineshop Wartung")["sync"].endswith(f"(ended on {ended})")
+
+    freeze(monkeypatch, datetime.combine(world["today"] + timedelta(days=21), time(15), tzinfo=UTC))
+    summary = backfill_upwork()  # the 90 days up to three weeks later: the end lies mid-window
+    assert summary.status == "completed", summary.issues
+    assert awork_entries(sims) == expected_entries(upwork, world, awork_people)  # its hours up to the end arrived
+    mark = upwork.log.mark()
+    sync_upwork()
+    assert shop not in time_reads(upwork, mark)  # once its last week froze, nothing of it is read
+    assert row_of(read_status(world["today"]), "Onlineshop Wartung")["sync"] == f"ended on {ended}"
+
+
+def time_reads(upwork, mark: int) -> str:
+    """The contracts the time queries since `mark` asked Upwork about (ids in their variables)."""
+    queries = [e.body for e in upwork.log.since(mark) if isinstance(e.body, dict) and "query" in e.body]
+    return " ".join(
+        json.dumps(q["variables"]) for q in queries if "contractTimeReport" in q["query"] or "workDiary" in q["query"]
+    )
+
+
+def row_of(view, title: str) -> dict:
+    return next(r for r in view.contracts if r["contract"] == title)
+
+
+def test_a_contract_enabled_after_the_first_backfill_gets_its_history_on_the_next_sync_once(
+    upwork, world, awork_people, sims
+):
+    research, solo = contract_id(upwork, "UX Research"), world["orgs"][2]
+    invoke("upwork", "map-contract", research, "--org", solo, "--disable")
+    backfill_upwork()
+    others = {"Website Relaunch – Frontend", "Onlineshop Wartung", "Intranet Support", "Kampagnen-Landingpage"}
+    assert awork_entries(sims) == expected_entries(upwork, world, awork_people, others)
+    invoke("upwork", "map-contract", research, "--org", solo, "--enable")
+
+    first = sync_upwork()
+    assert awork_entries(sims) == expected_entries(upwork, world, awork_people)  # its 60 seeded days arrived
+    assert first.entries_created == len(expected_entries(upwork, world, awork_people, {"UX Research"}))
+    mark, writes = upwork.log.mark(), sims.awork.log.mark()
+    again = sync_upwork()
+    assert again.entries_created == 0 and sims.awork.log.writes(writes) == []
+    week_start = open_weeks(clock.utc_now())[0].isoformat()
+    assert all(start >= week_start for start in read_starts(upwork, mark))  # only the open weeks were read again
+
+
+def read_starts(upwork, mark: int) -> list[str]:
+    """The first days of the time report ranges of syncing contracts asked for since `mark` (not the refresh's)."""
+    filters = [
+        e.body["variables"]["filter"]
+        for e in upwork.log.since(mark)
+        if isinstance(e.body, dict) and "contractTimeReport" in e.body.get("query", "")
+    ]
+    return [f["timeReportDate_bt"]["rangeStart"] for f in filters if f.get("contractIds")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,8 +11,10 @@ from tasks.upwork_rules import (
     AGENCY,
     CLIENT,
     FREELANCER,
+    ContractStop,
     Person,
     RatePeriod,
+    contract_stop,
     contract_sync_state,
     default_rates,
     organization_kind,
@@ -103,3 +105,50 @@ def test_rate_on_a_day_follows_the_term_history():
 def test_what_syncs(args, syncs, why):
     state, reason = contract_sync_state(*args)
     assert state is syncs and why in reason
+
+
+WEDNESDAY = date(2026, 3, 11)
+CHANGED = datetime(2026, 3, 12, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "end", "stop"),
+    [
+        ("ACTIVE", None, None),
+        ("ENDED", WEDNESDAY, ContractStop("ended", WEDNESDAY)),
+        ("CANCELLED", WEDNESDAY, ContractStop("cancelled", WEDNESDAY)),
+        ("ENDED", None, ContractStop("ended", date(2026, 3, 12))),  # no end date: the day Upwork last changed it
+        ("PAUSED", None, ContractStop("paused", date(2026, 3, 12))),
+        ("paused", WEDNESDAY, ContractStop("paused", date(2026, 3, 12))),  # a paused contract's end is a plan
+    ],
+)
+def test_how_a_status_stops_a_contract(status, end, stop):
+    assert contract_stop(status, end, CHANGED) == stop
+
+
+def test_a_stopped_contract_syncs_to_the_end_of_its_week_until_that_week_freezes():
+    ended = ContractStop("ended", WEDNESDAY)
+    assert (ended.last_day, ended.frozen_at) == (date(2026, 3, 15), datetime(2026, 3, 16, 12, tzinfo=UTC))
+    assert ended.reason == "ended on 2026-03-11"
+    assert ContractStop("cancelled", WEDNESDAY).reason == "cancelled on 2026-03-11"
+    assert ContractStop("paused", WEDNESDAY).reason == "paused"
+    mapped = ("hourly", True, "p", "confirmed", True)
+    assert contract_sync_state(*mapped, ended, datetime(2026, 3, 16, 11, 59, tzinfo=UTC)) == (
+        True,
+        "syncs until 2026-03-16 12:00 UTC (ended on 2026-03-11)",
+    )
+    assert contract_sync_state(*mapped, ended, datetime(2026, 3, 16, 12, tzinfo=UTC)) == (False, "ended on 2026-03-11")
+    unmapped = ("hourly", False, None, None, False)
+    assert contract_sync_state(*unmapped, ContractStop("paused", WEDNESDAY), datetime(2026, 4, 1, tzinfo=UTC)) == (
+        False,
+        "paused",
+    )
+    assert contract_sync_state("fixed", *mapped[1:], ended, datetime(2026, 4, 1, tzinfo=UTC))[1].startswith("fixed")
+
+
+def test_a_stop_without_any_date_stops_at_once():
+    stop = ContractStop("ended", None)
+    assert stop.last_day == date.min and stop.reason == "ended"
+    assert (
+        contract_sync_state("hourly", True, "p", "confirmed", True, stop, datetime(2000, 1, 1, tzinfo=UTC))[0] is False
+    )

@@ -20,7 +20,7 @@ from models.upwork_store import (
     UpworkRate,
     UpworkUserMapping,
 )
-from tasks.upwork_rules import RatePeriod
+from tasks.upwork_rules import ContractStop, RatePeriod, contract_sync_state
 from tasks.upwork_time_rules import (
     ContractTarget,
     contract_targets,
@@ -32,9 +32,11 @@ from tasks.upwork_time_rules import (
     open_weeks,
     plan_day,
     rates_on_day,
+    sync_windows,
 )
 
 NINE = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
+WEDNESDAY = date(2026, 11, 18)
 
 
 def cells(start: datetime, count: int, memo: str = "m", task: str | None = None) -> list[DiaryCell]:
@@ -106,6 +108,19 @@ def test_daily_totals_are_stacked_from_the_local_start_hour():
 )
 def test_open_weeks(now, first, last):
     assert open_weeks(now) == (first, last)
+
+
+@given(
+    st.dates(date(2024, 1, 1), date(2028, 12, 31)),
+    st.datetimes(datetime(2024, 1, 1), datetime(2029, 1, 1), timezones=st.just(UTC)),
+)
+def test_a_stopped_contract_syncs_exactly_while_its_last_week_is_open(stop_day, now):
+    """The hourly sync re-reads the open weeks: a stopped contract is still "syncing" exactly when they reach the
+    week it stopped in, so its status and what the sync reads agree."""
+    stop = ContractStop("ended", stop_day)
+    syncs, _ = contract_sync_state("hourly", True, "p", "confirmed", True, stop, now)
+    first, _ = open_weeks(now)
+    assert syncs == (first <= stop.last_day)
 
 
 def test_day_windows():
@@ -229,3 +244,47 @@ def test_which_contracts_sync_and_the_issues_of_those_that_cannot():
         "shared": "custom",
         "no-type": "upwork-type",
     }
+
+
+def test_an_ended_contract_is_a_target_up_to_the_end_of_the_week_it_ended_in():
+    org = UpworkOrganization(id="ag", name="Agency", kind="agency")
+    ended = UpworkContract(
+        organization_id="ag", id="c", freelancer_id="f", title="c", kind="hourly", status="ENDED", end_date=WEDNESDAY
+    )
+    mapping = UpworkContractMapping(organization_id="ag", contract_id="c", awork_project_id="p", enabled=True)
+    user = UpworkUserMapping(organization_id="ag", freelancer_id="f", awork_user_id="u", state=CONFIRMED)
+    [target], issues = contract_targets([org], [ended], {("ag", "c"): mapping}, [user], [], "t")
+    assert issues == [] and target.last_day == date(2026, 11, 22)
+    assert target.syncs_on(date(2026, 11, 22)) and not target.syncs_on(date(2026, 11, 23))
+
+
+def test_windows_bring_the_history_of_new_contracts_and_nothing_after_a_stop():
+    def target(contract_id: str, **kw) -> ContractTarget:
+        return ContractTarget(
+            organization_id="ag",
+            organization_kind="agency",
+            contract_id=contract_id,
+            title=contract_id,
+            freelancer_id="f",
+            awork_user_id="u",
+            awork_project_id="p",
+            awork_type_of_work_id="t",
+            **kw,
+        )
+
+    known, new, ended = target("known"), target("new", has_history=False), target("ended", last_day=date(2026, 9, 6))
+    windows = sync_windows(
+        [known, new, ended], {"ag": "Agency"}, (date(2026, 11, 16), date(2026, 11, 18)), 30, date(2026, 8, 20)
+    )
+    assert [(w.organization_name, w.first_day, w.last_day, [t.contract_id for t in w.targets]) for w in windows] == [
+        ("Agency", date(2026, 11, 16), date(2026, 11, 18), ["known", "new"]),  # the open weeks
+        ("Agency", date(2026, 8, 20), date(2026, 9, 18), ["new"]),  # history: only the new contract's
+        ("Agency", date(2026, 9, 19), date(2026, 10, 18), ["new"]),
+        ("Agency", date(2026, 10, 19), date(2026, 11, 15), ["new"]),
+    ]
+    backfill = sync_windows([known, ended], {}, (date(2026, 8, 1), date(2026, 10, 29)), 30)
+    assert [(w.organization_name, w.first_day, [t.contract_id for t in w.targets]) for w in backfill] == [
+        ("ag", date(2026, 8, 1), ["known", "ended"]),
+        ("ag", date(2026, 8, 31), ["known", "ended"]),  # the task reads the ended one up to 2026-09-06
+        ("ag", date(2026, 9, 30), ["known"]),
+    ]

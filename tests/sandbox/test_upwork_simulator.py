@@ -686,3 +686,32 @@ def test_seed_demo_builds_the_documented_account() -> None:
     assert min(worked) >= today - timedelta(days=60)
     assert max(worked) < today
     assert all(day.weekday() < 5 for day in worked)
+
+
+def test_pausing_and_cancelling_show_in_the_contract_list(fresh: tuple[UpworkSimulator, httpx.Client]) -> None:
+    sim, http = fresh
+    agency = sim.organizations()[0]["id"]
+    client = sim.add_organization("Nordlicht", "client")["id"]
+    person = sim.add_freelancer("Anna", "Schmidt")["id"]
+    relaunch, support = (
+        sim.add_contract(
+            vendor_org=agency,
+            client_org=client,
+            freelancer=person,
+            title=title,
+            hourly_rate=40.0,
+            start=date(2026, 2, 2),
+        )["id"]
+        for title in ("Relaunch", "Support")
+    )
+    sim.set_status(relaunch, "PAUSED")
+    sim.set_status(support, "CANCELLED", end=date(2026, 3, 3))
+    query = "query($ids: [ID!]!) { contractList(ids: $ids) { contracts { id status endDate modifyDate } } }"
+    token = sim.issue_tokens()["access_token"]
+    contracts = data(gql(http, token, query, {"ids": [relaunch, support]}, tenant=agency))["contractList"]["contracts"]
+    paused, cancelled = contracts
+    changed = datetime.fromtimestamp(sim.now(), UTC).isoformat().replace("+00:00", "Z")
+    assert (paused["status"], paused["endDate"], paused["modifyDate"]) == ("PAUSED", None, changed)
+    assert (cancelled["status"], cancelled["endDate"]) == ("CANCELLED", "2026-03-03")
+    with pytest.raises(ValueError, match="cancelled; Upwork cannot restart it"):
+        sim.set_status(support, "ACTIVE")
