@@ -75,6 +75,7 @@ def test_schedules_are_those_the_design_names():
         "push-awork-times": [600, "30 2 * * *"],
         "sync-upwork": [3600],
         "backfill-upwork": [],
+        "review-upwork-mappings": [],
         "reconcile-hours": ["15 3 * * *"],
     }
     assert SPECS["push-awork-times"]["schedules"][1]["parameters"] == {"last_days": 35}
