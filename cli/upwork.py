@@ -77,9 +77,24 @@ def connect(
         code = code_from_redirect(answer, expected)
     name = finish_connection(oauth, code)
     pending.unlink(missing_ok=True)  # a state is good for one connection
-    console.print(
-        f"Connected as {name}. Run `timebridge upwork refresh` to read the organisations, contracts and freelancers."
-    )
+    console.print(f"Connected as {name}.")
+    show_organizations()
+
+
+def show_organizations() -> None:
+    """Read the organisations the connection can act for (the refresh's discovery) and print them; a failed read
+    leaves the connection as it is."""
+    from connectors.http import ApiError
+    from tasks.upwork_refresh import refresh_organizations
+
+    try:
+        refresh_organizations.fn()  # the task's function: no Prefect run for one read
+    except ApiError as error:
+        console.print(f"[yellow]could not read the organisations:[/] {error}; try `timebridge upwork orgs` later")
+        return
+    keeper = store()
+    console.print(organizations_table(keeper))
+    console.print("Run `timebridge upwork refresh` to read their contracts, freelancers and rates.")
 
 
 def pending_state_file(database_url: str) -> Path:
@@ -196,21 +211,26 @@ def orgs(
             console.print(f"[yellow]no organisation {missing}; run `timebridge upwork refresh`[/]")
     connection = keeper.connection()
     console.print(f"connection: {connection.status if connection else 'not connected'}")
+    console.print(organizations_table(keeper))
+
+
+def organizations_table(keeper: UpworkStore) -> Table:
+    """The stored organisations with kind, selection, freelancer and contract counts ("-" until refreshed)."""
     result = table("Upwork organisations", "id", "name", "kind", "selected", "freelancers", "contracts", "last refresh")
     contracts = keeper.contracts()
     for org in keeper.organizations():
         own = [c for c in contracts if c.organization_id == org.id]
-        refreshed = f"{org.last_refresh_at:%Y-%m-%d %H:%M}" if org.last_refresh_at else "never"
+        read = org.last_refresh_at is not None
         result.add_row(
             org.id,
             org.name,
             org.kind,
             "yes" if org.selected else "no",
-            str(len({c.freelancer_id for c in own})),
-            str(len(own)),
-            refreshed,
+            str(len({c.freelancer_id for c in own})) if read else "-",
+            str(len(own)) if read else "-",
+            f"{org.last_refresh_at:%Y-%m-%d %H:%M}" if org.last_refresh_at else "never",
         )
-    console.print(result)
+    return result
 
 
 @app.command()

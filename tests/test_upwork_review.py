@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from cli import app
 from cli.console import console
 from flows.refresh_upwork import refresh_upwork
-from tests.test_upwork_connection import connect, freelancer_id, org_id
+from tests.test_upwork_connection import approve, connect, freelancer_id, org_id, start_connect
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
@@ -65,3 +65,18 @@ def test_contracts_shows_the_mapped_contract_with_project_rates_and_yes(mapped, 
     relaunch = rows[contract_id(upwork, RELAUNCH)]
     assert relaunch[2] == RELAUNCH and relaunch[-4:] == [mapped["project"], "30.00", "50.00", "yes"]
     assert rows[contract_id(upwork, SHOP)][-4:] == ["", "-", "38.00", "no awork project selected"]
+
+
+def test_connect_prints_the_organisations_and_orgs_lists_them_without_a_refresh(upwork):
+    output = invoke("connect", "--redirect-url", approve(start_connect()))
+    connected = printed_rows(output)
+    kinds = {"Pixelwerk Agency": "agency", "Nordlicht Client Org": "client", "Jana Novak (Freelancer)": "freelancer"}
+    agency = org_id(upwork, "Pixelwerk Agency")
+    assert {row[1]: row[2] for row in connected.values()} == kinds
+    assert connected[agency][3:] == ["yes", "-", "-", "never"]  # contracts are read by the refresh
+    assert "timebridge upwork refresh" in output
+    assert {row[1] for row in printed_rows(invoke("orgs")).values()} == set(kinds)
+
+    refresh_upwork()
+    again = printed_rows(invoke("connect", "--redirect-url", approve(start_connect())))
+    assert again[agency][4:6] == ["4", "5"]  # Jörg, Anna, John, Mehmet; five contracts, one fixed-price
