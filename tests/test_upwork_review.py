@@ -26,10 +26,14 @@ def invoke(*args: str) -> str:
     return result.output
 
 
+def table_rows(output: str) -> list[list[str]]:
+    """The body rows of the printed tables, each as its cells' texts."""
+    return [[cell.strip() for cell in line.strip("│ ").split("│")] for line in output.splitlines() if "│" in line]
+
+
 def printed_rows(output: str) -> dict[str, list[str]]:
-    """The body rows of the printed tables by their first cell, each as its cells' texts."""
-    rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in output.splitlines() if "│" in line]
-    return {row[0]: row for row in rows}
+    """The body rows of the printed tables by their first cell."""
+    return {row[0]: row for row in table_rows(output)}
 
 
 def contract_id(upwork, title: str) -> str:
@@ -80,3 +84,63 @@ def test_connect_prints_the_organisations_and_orgs_lists_them_without_a_refresh(
     refresh_upwork()
     again = printed_rows(invoke("connect", "--redirect-url", approve(start_connect())))
     assert again[agency][4:6] == ["4", "5"]  # Jörg, Anna, John, Mehmet; five contracts, one fixed-price
+
+
+def test_new_project_is_created_once_in_the_company_found_by_name_and_mapped(mapped, upwork, sims):
+    company = sims.awork.add_company("Nordlicht GmbH")
+    shop = contract_id(upwork, SHOP)
+    args = ("map-contract", shop, "--org", mapped["agency"], "--new-project", "Onlineshop 2026", "--company")
+    first = invoke(*args, "nordlicht gmbh")
+    again = invoke(*args, "Nordlicht GmbH")
+
+    [project] = [p for p in sims.awork.projects() if p["name"] == "Onlineshop 2026"]
+    assert project["companyId"] == company["id"] and len(sims.awork.companies()) == 1
+    assert "created awork project Onlineshop 2026" in first and "found awork project Onlineshop 2026" in again
+    assert printed_rows(invoke("plan"))[SHOP][2:] == [
+        project["id"],
+        "-",
+        "38.00",
+        "no: freelancer not mapped to a confirmed awork user",
+    ]
+
+
+def test_new_project_creates_a_missing_company(mapped, upwork, sims):
+    invoke(
+        "map-contract",
+        contract_id(upwork, SHOP),
+        "--org",
+        mapped["agency"],
+        "--new-project",
+        "Shop",
+        "--company",
+        "Bäckerei Schmidt",
+    )
+    [company] = sims.awork.companies()
+    assert company["name"] == "Bäckerei Schmidt"
+    assert next(p for p in sims.awork.projects() if p["name"] == "Shop")["companyId"] == company["id"]
+
+
+def invitations(sims) -> list:
+    return [e for e in sims.awork.log.entries if e.method == "POST" and e.path.endswith("/invitations")]
+
+
+def test_invite_sends_one_invitation_and_maps_the_invitee_once_they_accept(mapped, upwork, sims):
+    mehmet, email = freelancer_id(upwork, "Mehmet"), "mehmet@pixelwerk.example"
+    invite = ("map-user", mehmet, "--org", mapped["agency"], "--invite", email)
+    assert "invited mehmet@pixelwerk.example to awork" in invoke(*invite)
+    assert "has not accepted yet" in invoke(*invite)
+    refresh_upwork()  # a refresh leaves the invitation's mapping alone
+    [invitee] = [u for u in sims.awork.users() if u["userContactInfos"] and u["userContactInfos"][0]["value"] == email]
+    assert (invitee["firstName"], invitee["status"]["invitationAccepted"]) == ("Mehmet", False)
+    assert user_row(mapped["agency"], mehmet)[4:8] == ["invited", invitee["id"], "yes", "on"]
+
+    sims.awork.accept_invitation(email)
+    assert f"confirmed -> {invitee['id']} (locked)" in invoke(*invite)
+    assert len(invitations(sims)) == 1
+    assert user_row(mapped["agency"], mehmet)[4:6] == ["confirmed", invitee["id"]]
+
+
+def user_row(organization_id: str, freelancer: str) -> list[str]:
+    """The freelancer's row of `upwork users`."""
+    output = invoke("users", "--org", organization_id)
+    return next(row for row in table_rows(output) if row[1] == freelancer)
