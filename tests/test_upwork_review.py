@@ -144,3 +144,32 @@ def user_row(organization_id: str, freelancer: str) -> list[str]:
     """The freelancer's row of `upwork users`."""
     output = invoke("users", "--org", organization_id)
     return next(row for row in table_rows(output) if row[1] == freelancer)
+
+
+def test_confirm_all_confirms_the_unambiguous_suggestions_and_lists_the_rest(upwork, awork_people):
+    connect(upwork)
+    refresh_upwork()
+    agency = org_id(upwork, "Pixelwerk Agency")
+    output = invoke("map-user", "--confirm-all", "--org", agency)
+    assert "confirmed 3 suggestion(s)" in output  # Jörg by name, John as "John S.", Anna by e-mail
+    [left] = [row for row in table_rows(output)]
+    assert left[1:5] == [freelancer_id(upwork, "Mehmet"), "Mehmet Y.", "unmapped", ""]
+    states = {row[1]: row[4] for row in table_rows(invoke("users", "--org", agency))}
+    assert states[freelancer_id(upwork, "Anna")] == "confirmed"
+    assert "confirmed 0 suggestion(s)" in invoke("map-user", "--confirm-all", "--org", agency)
+
+
+def test_a_locked_mapping_changes_only_after_unlock_or_with_force(upwork, awork_people):
+    connect(upwork)
+    refresh_upwork()
+    agency, joerg = org_id(upwork, "Pixelwerk Agency"), freelancer_id(upwork, "Jörg")
+    invoke("map-user", joerg, "--org", agency, "--confirm")
+    change = ("map-user", joerg, "--org", agency, "--awork-user", awork_people["jana"]["id"])
+    refused = runner.invoke(app, ["upwork", *change])
+    assert refused.exit_code == 2 and "is locked to awork user" in refused.output and "--unlock" in refused.output
+    assert user_row(agency, joerg)[4:6] == ["confirmed", awork_people["joerg"]["id"]]
+
+    invoke(*change, "--unlock")
+    assert user_row(agency, joerg)[4:7] == ["confirmed", awork_people["jana"]["id"], "yes"]
+    invoke("map-user", joerg, "--org", agency, "--awork-user", awork_people["joerg"]["id"], "--force")
+    assert user_row(agency, joerg)[4:6] == ["confirmed", awork_people["joerg"]["id"]]
