@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from cli.console import console, print_rows, run_flow
@@ -506,6 +507,32 @@ def sync_state(
 
 def money(value: Decimal | None) -> str:
     return f"{value:.2f}" if value is not None else "-"
+
+
+@app.command()
+def why(contract_id: Annotated[str, typer.Argument(help="The contract's Upwork id.")], org: OrgOption = None) -> None:
+    """Why a contract does (not) sync: the first condition that fails, then every condition in order."""
+    from datetime import UTC, datetime
+
+    from tasks.upwork_why import first_failing, read_facts
+    from tasks.upwork_why import why as conditions_of
+
+    keeper = store()
+    found = [c for c in keeper.contracts(org) if c.id == contract_id]
+    if not found:
+        where = f" in organisation {org}" if org else ""
+        refuse(f"no contract {contract_id}{where}; see `timebridge upwork contracts`")
+    if len(found) > 1:
+        refuse(f"contract {contract_id} is in organisations {', '.join(c.organization_id for c in found)}: add --org")
+    contract = found[0]
+    conditions = conditions_of(read_facts(keeper, get_settings().database_url, contract, datetime.now(UTC).date()))
+    failing = first_failing(conditions)
+    verdict = f"does not sync: {failing.name} ({failing.detail})" if failing else "syncs: every condition holds"
+    console.print(f"{contract.title} ({contract.organization_id}/{contract.id}) {verdict}", markup=False)
+    result = table("why", "condition", "ok", "detail")
+    for condition in conditions:
+        result.add_row(condition.name, "yes" if condition.holds else "NO", Text(condition.detail))
+    console.print(result)
 
 
 @app.command()

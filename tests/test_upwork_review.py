@@ -173,3 +173,19 @@ def test_a_locked_mapping_changes_only_after_unlock_or_with_force(upwork, awork_
     assert user_row(agency, joerg)[4:7] == ["confirmed", awork_people["jana"]["id"], "yes"]
     invoke("map-user", joerg, "--org", agency, "--awork-user", awork_people["joerg"]["id"], "--force")
     assert user_row(agency, joerg)[4:6] == ["confirmed", awork_people["joerg"]["id"]]
+
+
+def test_why_names_the_first_failing_condition_and_lists_all(mapped, upwork):
+    relaunch = contract_id(upwork, RELAUNCH)
+    output = invoke("why", relaunch, "--org", mapped["agency"])
+    assert f"{RELAUNCH} ({mapped['agency']}/{relaunch}) does not sync: entries in the window" in output
+    conditions = {row[0]: row[1] for row in table_rows(output)}
+    assert list(conditions.values()) == ["yes"] * 6 + ["NO", "NO", "yes"]  # no backfill yet: no entries, no run
+
+    shop = invoke("why", contract_id(upwork, SHOP), "--org", mapped["agency"])
+    assert "does not sync: freelancer mapped and syncing (suggested -> " in shop
+
+
+def test_why_asks_for_the_organisation_of_a_contract_two_organisations_see(mapped, upwork):
+    both = runner.invoke(app, ["upwork", "why", contract_id(upwork, RELAUNCH)])
+    assert both.exit_code == 2 and "add --org" in both.output
