@@ -85,7 +85,10 @@ def connect(
         code = code_from_redirect(answer, expected)
     name = finish_connection(oauth, code)
     pending.unlink(missing_ok=True)  # a state is good for one connection
-    console.print(f"Connected as {name}.")
+    console.print(
+        f"Connected as {name}. Run `timebridge upwork refresh` to read the contracts, freelancers and rates of the "
+        "organisations it can act for:"
+    )
     show_organizations()
 
 
@@ -100,9 +103,7 @@ def show_organizations() -> None:
     except ApiError as error:
         console.print(f"[yellow]could not read the organisations:[/] {error}; try `timebridge upwork orgs` later")
         return
-    keeper = store()
-    console.print(organizations_table(keeper))
-    console.print("Run `timebridge upwork refresh` to read their contracts, freelancers and rates.")
+    console.print(organizations_table(store()))
 
 
 def pending_state_file(database_url: str) -> Path:
