@@ -11,11 +11,19 @@ from urllib.parse import parse_qs, urlparse
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from cli.console import console, print_rows, run_flow
 from models.settings import get_settings
-from models.upwork_store import CONFIRMED, SUGGESTED, UpworkContract, UpworkContractMapping, UpworkStore
+from models.upwork_store import (
+    CONFIRMED,
+    SUGGESTED,
+    UpworkContract,
+    UpworkContractMapping,
+    UpworkStore,
+    UpworkUserMapping,
+)
 from tasks.upwork_rules import mapping_sync_state
 
 if TYPE_CHECKING:
@@ -78,8 +86,24 @@ def connect(
     name = finish_connection(oauth, code)
     pending.unlink(missing_ok=True)  # a state is good for one connection
     console.print(
-        f"Connected as {name}. Run `timebridge upwork refresh` to read the organisations, contracts and freelancers."
+        f"Connected as {name}. Run `timebridge upwork refresh` to read the contracts, freelancers and rates of the "
+        "organisations it can act for:"
     )
+    show_organizations()
+
+
+def show_organizations() -> None:
+    """Read the organisations the connection can act for (the refresh's discovery) and print them; a failed read
+    leaves the connection as it is."""
+    from connectors.http import ApiError
+    from tasks.upwork_refresh import refresh_organizations
+
+    try:
+        refresh_organizations.fn()  # the task's function: no Prefect run for one read
+    except ApiError as error:
+        console.print(f"[yellow]could not read the organisations:[/] {error}; try `timebridge upwork orgs` later")
+        return
+    console.print(organizations_table(store()))
 
 
 def pending_state_file(database_url: str) -> Path:
@@ -196,21 +220,26 @@ def orgs(
             console.print(f"[yellow]no organisation {missing}; run `timebridge upwork refresh`[/]")
     connection = keeper.connection()
     console.print(f"connection: {connection.status if connection else 'not connected'}")
+    console.print(organizations_table(keeper))
+
+
+def organizations_table(keeper: UpworkStore) -> Table:
+    """The stored organisations with kind, selection, freelancer and contract counts ("-" until refreshed)."""
     result = table("Upwork organisations", "id", "name", "kind", "selected", "freelancers", "contracts", "last refresh")
     contracts = keeper.contracts()
     for org in keeper.organizations():
         own = [c for c in contracts if c.organization_id == org.id]
-        refreshed = f"{org.last_refresh_at:%Y-%m-%d %H:%M}" if org.last_refresh_at else "never"
+        read = org.last_refresh_at is not None
         result.add_row(
             org.id,
             org.name,
             org.kind,
             "yes" if org.selected else "no",
-            str(len({c.freelancer_id for c in own})),
-            str(len(own)),
-            refreshed,
+            str(len({c.freelancer_id for c in own})) if read else "-",
+            str(len(own)) if read else "-",
+            f"{org.last_refresh_at:%Y-%m-%d %H:%M}" if org.last_refresh_at else "never",
         )
-    console.print(result)
+    return result
 
 
 @app.command()
@@ -248,19 +277,39 @@ def users(org: OrgOption = None) -> None:
 
 @app.command("map-user")
 def map_user(
-    freelancer_id: str,
-    org: Annotated[str, typer.Option("--org", help="The organisation the mapping belongs to.")],
+    freelancer_id: Annotated[str | None, typer.Argument(help="The freelancer's Upwork id.")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="The organisation the mapping belongs to.")] = None,
     awork_user: Annotated[str | None, typer.Option(help="Map to this awork user id (confirms and locks).")] = None,
     confirm: Annotated[bool, typer.Option(help="Confirm (and lock) the suggested awork user.")] = False,
-    unlock: Annotated[bool, typer.Option(help="Unlock, so a refresh may suggest again.")] = False,
+    confirm_all: Annotated[
+        bool, typer.Option(help="Confirm every unambiguous suggestion (of --org, else of all); list the rest.")
+    ] = False,
+    invite: Annotated[
+        str | None, typer.Option(metavar="EMAIL", help="Invite this e-mail to awork; mapped once they accept.")
+    ] = None,
+    unlock: Annotated[
+        bool, typer.Option(help="Unlock first: a refresh may suggest again, a change may follow.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Change a locked mapping without unlocking it first.")] = False,
     sync: Annotated[bool | None, typer.Option("--sync/--no-sync", help="Sync this freelancer's time or not.")] = None,
 ) -> None:
-    """Map a freelancer of an organisation to an awork user: confirm the suggestion or name the user."""
+    """Map a freelancer of an organisation to an awork user: confirm the suggestion, name the user or invite them;
+    or confirm all unambiguous suggestions at once. A locked (confirmed) mapping changes only after --unlock."""
     keeper = store()
+    if confirm_all:
+        confirm_suggestions(keeper, org)
+        return
+    if freelancer_id is None or org is None:
+        raise typer.BadParameter("name a FREELANCER and its --org (or use --confirm-all)")
     mapping = keeper.user_mapping(org, freelancer_id)
     if mapping is None:
         raise typer.BadParameter(f"no freelancer {freelancer_id} in organisation {org}; see `timebridge upwork users`")
-    if awork_user:
+    if unlock:
+        mapping.locked, mapping.state = False, SUGGESTED if mapping.awork_user_id else mapping.state
+    if invite:
+        map_to_invitee(keeper, mapping, invite, force)
+    elif awork_user:
+        check_unlocked(mapping, awork_user, force)
         mapping.awork_user_id, mapping.state, mapping.locked, mapping.reason = (
             awork_user,
             CONFIRMED,
@@ -271,15 +320,64 @@ def map_user(
         if not mapping.awork_user_id:
             raise typer.BadParameter("there is no suggestion to confirm; name the user with --awork-user")
         mapping.state, mapping.locked = CONFIRMED, True
-    if unlock:
-        mapping.locked, mapping.state = False, SUGGESTED if mapping.awork_user_id else mapping.state
     if sync is not None:
         mapping.sync_enabled = sync
     keeper.save_user_mapping(mapping)
     console.print(
-        f"{freelancer_id} in {org}: {mapping.state} -> {mapping.awork_user_id or 'nobody'}"
+        f"{mapping.freelancer_id} in {mapping.organization_id}: {mapping.state} -> {mapping.awork_user_id or 'nobody'}"
         f"{' (locked)' if mapping.locked else ''}, sync {'on' if mapping.sync_enabled else 'off'}"
     )
+
+
+def check_unlocked(mapping: UpworkUserMapping, awork_user_id: str | None, force: bool) -> None:
+    from tasks.upwork_mappings import locked_refusal
+
+    if refusal := locked_refusal(mapping, awork_user_id, force):
+        refuse(refusal)
+
+
+def map_to_invitee(keeper: UpworkStore, mapping: UpworkUserMapping, email: str, force: bool) -> None:
+    """Map the freelancer to the awork user with this e-mail, inviting them first if awork has none (one invitation
+    however often this runs); the mapping is confirmed once they accepted."""
+    from tasks.upwork_mappings import existing_invitee, invitation_state, invite
+
+    settings = get_settings()
+    invitee = existing_invitee(settings, email)
+    check_unlocked(mapping, invitee.awork_user_id if invitee else None, force)
+    if invitee is None:
+        person = keeper.freelancers().get(mapping.freelancer_id)
+        invitee = invite(settings, email, person.first_name if person else None, person.last_name if person else None)
+    state, mapping.reason = invitation_state(invitee, email)
+    mapping.awork_user_id, mapping.state, mapping.locked = invitee.awork_user_id, state, True
+    if invitee.invited_now:
+        console.print(f"invited {email} to awork")
+    elif not invitee.accepted:
+        console.print(f"{email} is invited already and has not accepted yet")
+
+
+def confirm_suggestions(keeper: UpworkStore, org: str | None) -> None:
+    """Confirm (and lock) every unambiguous suggestion; list the mappings left for a person and why."""
+    from tasks.upwork_mappings import confirmable
+
+    sure, rest = confirmable(keeper.user_mappings(org))
+    for mapping in sure:
+        mapping.state, mapping.locked = CONFIRMED, True
+        keeper.save_user_mapping(mapping)
+    console.print(f"confirmed {len(sure)} suggestion(s)")
+    freelancers = keeper.freelancers()
+    result = table("left to map", "org", "freelancer id", "Upwork name", "state", "awork user", "why")
+    for mapping in rest:
+        person = freelancers.get(mapping.freelancer_id)
+        result.add_row(
+            mapping.organization_id,
+            mapping.freelancer_id,
+            person.name if person else "",
+            mapping.state,
+            mapping.awork_user_id or "",
+            mapping.reason or "",
+        )
+    if rest:
+        console.print(result)
 
 
 @app.command()
@@ -327,17 +425,26 @@ def map_contract(
     contract_id: str,
     org: Annotated[str, typer.Option("--org", help="The organisation whose mapping this is.")],
     project: Annotated[str | None, typer.Option(help="awork project id (selecting one enables the contract).")] = None,
+    new_project: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Map to the awork project of this name, created if missing.")
+    ] = None,
+    company: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The new project's company (found by name or created).")
+    ] = None,
     task: Annotated[str | None, typer.Option(help="awork task id (optional).")] = None,
     type_of_work: Annotated[str | None, typer.Option(help="awork type of work id (optional).")] = None,
     pay_rate: Annotated[Decimal | None, typer.Option(help="What the freelancer costs per hour.")] = None,
     bill_rate: Annotated[Decimal | None, typer.Option(help="What the client is billed per hour.")] = None,
     enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Sync this contract or not.")] = None,
 ) -> None:
-    """Set where a contract's time goes in awork, at which rates, and whether it syncs."""
+    """Set where a contract's time goes in awork (an existing project, or one by name, created if missing), at
+    which rates, and whether it syncs."""
     keeper = store()
     mapping = keeper.contract_mappings().get((org, contract_id))
     if mapping is None:
         raise typer.BadParameter(f"no contract {contract_id} in organisation {org}; see `timebridge upwork contracts`")
+    if new_project:
+        project = project_named(new_project, company)
     if project:
         mapping.awork_project_id, mapping.enabled = project, True
     for field, value in (
@@ -354,6 +461,15 @@ def map_contract(
         f"{contract_id}: project {mapping.awork_project_id or '-'}, pay {money(mapping.pay_rate)}, "
         f"bill {money(mapping.bill_rate)}, {'enabled' if mapping.enabled else 'disabled'}"
     )
+
+
+def project_named(name: str, company: str | None) -> str:
+    """The id of the awork project called `name`, created (in `company`) when awork has none."""
+    from tasks.upwork_mappings import project_named as find_or_create
+
+    awork_project, created = find_or_create(get_settings(), name, company)
+    console.print(f"{'created' if created else 'found'} awork project {awork_project.name} ({awork_project.id})")
+    return awork_project.id
 
 
 @app.command()
@@ -392,6 +508,32 @@ def sync_state(
 
 def money(value: Decimal | None) -> str:
     return f"{value:.2f}" if value is not None else "-"
+
+
+@app.command()
+def why(contract_id: Annotated[str, typer.Argument(help="The contract's Upwork id.")], org: OrgOption = None) -> None:
+    """Why a contract does (not) sync: the first condition that fails, then every condition in order."""
+    from datetime import UTC, datetime
+
+    from tasks.upwork_why import first_failing, read_facts
+    from tasks.upwork_why import why as conditions_of
+
+    keeper = store()
+    found = [c for c in keeper.contracts(org) if c.id == contract_id]
+    if not found:
+        where = f" in organisation {org}" if org else ""
+        refuse(f"no contract {contract_id}{where}; see `timebridge upwork contracts`")
+    if len(found) > 1:
+        refuse(f"contract {contract_id} is in organisations {', '.join(c.organization_id for c in found)}: add --org")
+    contract = found[0]
+    conditions = conditions_of(read_facts(keeper, get_settings().database_url, contract, datetime.now(UTC).date()))
+    failing = first_failing(conditions)
+    verdict = f"does not sync: {failing.name} ({failing.detail})" if failing else "syncs: every condition holds"
+    console.print(f"{contract.title} ({contract.organization_id}/{contract.id}) {verdict}", markup=False)
+    result = table("why", "condition", "ok", "detail")
+    for condition in conditions:
+        result.add_row(condition.name, "yes" if condition.holds else "NO", Text(condition.detail))
+    console.print(result)
 
 
 @app.command()

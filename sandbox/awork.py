@@ -227,6 +227,14 @@ COMPANY_FORM: Form = {
     "description": Field("string", max_length=25000),
     "industry": Field("string", max_length=1000),
 }
+INVITATION_FORM: Form = {  # Invitation (the part we simulate)
+    "workspaceId": Field("uuid", required=True),
+    "email": Field("string", required=True, max_length=300),
+    "firstName": Field("string", max_length=200),
+    "lastName": Field("string", max_length=200),
+    "invitationFlow": Field("string", choices=("invite",)),
+}
+ACCEPT_INVITATION_FORM: Form = {"invitationCode": Field("string", required=True)}  # AcceptInvitation
 PROJECT_FORM: Form = {  # ProjectPutForm, the editable part of a project
     "name": Field("string", required=True, max_length=1000),
     "isPrivate": Field("boolean", default=False),
@@ -723,6 +731,50 @@ class AworkSimulator(Simulator):
     def list_user_contact_infos(self, request: SimRequest) -> SimResponse:
         user = self._found(self._users, request.path_params["userId"], "user")
         return self._page(request, copy.deepcopy(user["userContactInfos"]))
+
+    # --- invitations ----------------------------------------------------------------------------------------------
+    def _user_with_email(self, email: str) -> Row | None:
+        wanted = email.strip().casefold()
+        return next(
+            (
+                user
+                for user in self._users.values()
+                if any(info["value"].strip().casefold() == wanted for info in user["userContactInfos"])
+            ),
+            None,
+        )
+
+    def _accept(self, user: Row) -> None:
+        user["status"]["invitationAccepted"] = True
+        user.pop("_invitationCode", None)
+        self._touch(user)
+
+    @route("POST", "/invitations")
+    def post_invitation(self, request: SimRequest) -> dict[str, Any]:
+        """Invite someone to this workspace. The docs show this route, the spec leaves it out but has its body
+        (`Invitation`) and answer (`InvitationResponse`). Where the docs are silent: `workspaceId` must be this
+        workspace (creating a workspace is not simulated) and `email` is required; the invitee is a user at once,
+        with `status.invitationAccepted` false, until they accept (`POST /invitations/accept` with the code, or
+        `accept_invitation`); an e-mail a user already has is 400 `duplication-violation`."""
+        form = validate(request.body, INVITATION_FORM)
+        if form["workspaceId"] != self.workspace["id"]:
+            raise validation_failed(("WorkspaceId", "Only invitations to this workspace are simulated."))
+        if self._user_with_email(form["email"]) is not None:
+            raise error(400, "duplication-violation", f"A user with the e-mail '{form['email']}' exists already.")
+        user = self._add_user(_guid(), form["firstName"] or "", form["lastName"] or "", form["email"])
+        user["status"]["invitationAccepted"] = False
+        user["_invitationCode"] = uuid.uuid4().hex
+        return {"invitationCode": user["_invitationCode"], "userId": user["id"]}
+
+    @route("POST", "/invitations/accept")
+    def post_accept_invitation(self, request: SimRequest) -> SimResponse:
+        """The invitee accepts with the code of the invitation (an unknown or used code is 400)."""
+        code = validate(request.body, ACCEPT_INVITATION_FORM)["invitationCode"]
+        user = next((u for u in self._users.values() if u.get("_invitationCode") == code), None)
+        if user is None:
+            raise validation_failed(("InvitationCode", "The invitation code is invalid or was used already."))
+        self._accept(user)
+        return SimResponse(empty=True)
 
     # --- types of work --------------------------------------------------------------------------------------------
     def _create_type_of_work(self, values: Mapping[str, Any]) -> Row:
@@ -1336,6 +1388,15 @@ class AworkSimulator(Simulator):
     def add_user(self, first_name: str, last_name: str, email: str | None) -> dict[str, Any]:
         """An active workspace member with a work e-mail in `userContactInfos` (none when `email` is None)."""
         return _public(self._add_user(_guid(), first_name, last_name, email))
+
+    @_locked
+    def accept_invitation(self, email: str) -> dict[str, Any]:
+        """The invitee of `email` accepts the invitation (as the link in awork's e-mail would); returns the user."""
+        user = self._user_with_email(email)
+        if user is None or "_invitationCode" not in user:
+            raise error(404, "not-found", f"There is no open invitation for {email}.")
+        self._accept(user)
+        return _public(user)
 
     @_locked
     def users(self) -> list[dict[str, Any]]:

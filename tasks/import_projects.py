@@ -68,6 +68,25 @@ def first_company_named(awork: AworkClient, name: str) -> AworkCompany | None:
     return next(iter(awork.companies_named(name)), None)
 
 
+def company_index(awork: AworkClient) -> dict[str, AworkCompany]:
+    """awork's companies by normalized name (the first of equal names), read once."""
+    by_name: dict[str, AworkCompany] = {}
+    for existing in awork.companies():
+        by_name.setdefault(normalize_name(existing.name), existing)
+    return by_name
+
+
+def company_for(awork: AworkClient, name: str, by_name: dict[str, AworkCompany]) -> tuple[AworkCompany, bool]:
+    """The awork company called `name` (case, spacing and Unicode form ignored), else a new one, created once even
+    when the answer is lost; `by_name` (`company_index`) learns it. Returns it and whether it was created."""
+    known = by_name.get(normalize_name(name))
+    if known is not None:
+        return known, False
+    company, created = create_once(partial(awork.create_company, name), partial(first_company_named, awork, name))
+    by_name[normalize_name(name)] = company
+    return company, created
+
+
 @task(name="ensure-awork-companies", cache_policy=NO_CACHE, **RETRY)
 def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], ImportResult]:
     """awork company ids for MOCO customers: by our link, else by name (case-insensitive), else created."""
@@ -80,31 +99,21 @@ def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], 
     if not missing:
         return ids, result
     with AworkClient.from_settings(settings) as awork:
-        by_name: dict[str, AworkCompany] = {}
-        for existing in awork.companies():
-            by_name.setdefault(normalize_name(existing.name), existing)
+        by_name = company_index(awork)
         for customer in missing:
-            known = by_name.get(normalize_name(customer.name))
-            if known is None:
-                try:
-                    company, created = create_once(
-                        partial(awork.create_company, customer.name),
-                        partial(first_company_named, awork, customer.name),
+            try:
+                company, created = company_for(awork, customer.name, by_name)
+            except ClientError as error:
+                result.issues.append(
+                    IssueDraft(
+                        kind="awork rejected company",
+                        object_ref=customer_ref(customer.moco_id),
+                        message=f"awork refused to create the company '{customer.name}': {error.message}",
                     )
-                except ClientError as error:
-                    result.issues.append(
-                        IssueDraft(
-                            kind="awork rejected company",
-                            object_ref=customer_ref(customer.moco_id),
-                            message=f"awork refused to create the company '{customer.name}': {error.message}",
-                        )
-                    )
-                    continue
-                by_name[normalize_name(customer.name)] = company
-                result.companies_created += created
-                result.created += [f"company {company.name}"] if created else []
-            else:
-                company = known
+                )
+                continue
+            result.companies_created += created
+            result.created += [f"company {company.name}"] if created else []
             ids[customer.moco_id] = company.id
             store.save_links([LinkRecord(kind="company", source_id=str(customer.moco_id), target_id=company.id)])
     return ids, result

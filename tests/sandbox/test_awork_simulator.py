@@ -719,3 +719,38 @@ def test_product_endpoint_answers_with_the_keys_of_the_spec(
     contract = OpenApiContract.awork()
     assert contract.response_key_errors(method, exchange.path, exchange.status, exchange.response_body) == []
     contract.assert_exchanges([exchange])
+
+
+# --- invitations ------------------------------------------------------------------------------------------------------
+def test_an_invitation_makes_a_pending_user_until_the_code_is_accepted(client: httpx.Client) -> None:
+    workspace = ok(client.get("/users/me"))["workspace"]["id"]
+    body = {"workspaceId": workspace, "email": "carla@ncnstn.example", "firstName": "Carla", "lastName": "Creative"}
+    invitation = ok(client.post("/invitations", json=body))
+    user = ok(client.get(f"/users/{invitation['userId']}"))
+    assert user["status"]["invitationAccepted"] is False
+    assert [c["value"] for c in user["userContactInfos"]] == ["carla@ncnstn.example"]
+    assert error_code(client.post("/invitations", json=body | {"email": "CARLA@ncnstn.example"}), 400) == (
+        "duplication-violation"
+    )
+
+    accepted = client.post("/invitations/accept", json={"invitationCode": invitation["invitationCode"]})
+    assert accepted.status_code == 200 and accepted.content == b""
+    assert ok(client.get(f"/users/{invitation['userId']}"))["status"]["invitationAccepted"] is True
+    again = client.post("/invitations/accept", json={"invitationCode": invitation["invitationCode"]})
+    assert invalid_properties(again) == ["InvitationCode"]
+
+
+def test_an_invitation_needs_this_workspace_and_an_email(client: httpx.Client) -> None:
+    assert invalid_properties(
+        client.post("/invitations", json={"workspaceId": UNKNOWN_ID, "email": "x@y.example"})
+    ) == ["WorkspaceId"]
+    workspace = ok(client.get("/users/me"))["workspace"]["id"]
+    assert invalid_properties(client.post("/invitations", json={"workspaceId": workspace})) == ["Email"]
+
+
+def test_accept_invitation_is_the_invitees_click(sim: AworkSimulator, client: httpx.Client) -> None:
+    workspace = ok(client.get("/users/me"))["workspace"]["id"]
+    invited = ok(client.post("/invitations", json={"workspaceId": workspace, "email": "dana@ncnstn.example"}))
+    assert sim.accept_invitation("Dana@ncnstn.example")["id"] == invited["userId"]
+    with pytest.raises(SimError):
+        sim.accept_invitation("dana@ncnstn.example")
