@@ -15,6 +15,7 @@ from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from cli.console import console, print_rows, run_flow
+from models import clock
 from models.settings import get_settings
 from models.upwork_store import (
     CONFIRMED,
@@ -24,6 +25,7 @@ from models.upwork_store import (
     UpworkStore,
     UpworkUserMapping,
 )
+from tasks.upwork_review import confirm_suggestion, select_project
 from tasks.upwork_rules import mapping_sync_state
 
 if TYPE_CHECKING:
@@ -319,7 +321,7 @@ def map_user(
     elif confirm:
         if not mapping.awork_user_id:
             raise typer.BadParameter("there is no suggestion to confirm; name the user with --awork-user")
-        mapping.state, mapping.locked = CONFIRMED, True
+        confirm_suggestion(mapping)
     if sync is not None:
         mapping.sync_enabled = sync
     keeper.save_user_mapping(mapping)
@@ -361,7 +363,7 @@ def confirm_suggestions(keeper: UpworkStore, org: str | None) -> None:
 
     sure, rest = confirmable(keeper.user_mappings(org))
     for mapping in sure:
-        mapping.state, mapping.locked = CONFIRMED, True
+        confirm_suggestion(mapping)
         keeper.save_user_mapping(mapping)
     console.print(f"confirmed {len(sure)} suggestion(s)")
     freelancers = keeper.freelancers()
@@ -446,7 +448,7 @@ def map_contract(
     if new_project:
         project = project_named(new_project, company)
     if project:
-        mapping.awork_project_id, mapping.enabled = project, True
+        select_project(mapping, project)
     for field, value in (
         ("awork_task_id", task),
         ("awork_type_of_work_id", type_of_work),
@@ -513,7 +515,6 @@ def money(value: Decimal | None) -> str:
 @app.command()
 def why(contract_id: Annotated[str, typer.Argument(help="The contract's Upwork id.")], org: OrgOption = None) -> None:
     """Why a contract does (not) sync: the first condition that fails, then every condition in order."""
-    from datetime import UTC, datetime
 
     from tasks.upwork_why import first_failing, read_facts
     from tasks.upwork_why import why as conditions_of
@@ -526,7 +527,7 @@ def why(contract_id: Annotated[str, typer.Argument(help="The contract's Upwork i
     if len(found) > 1:
         refuse(f"contract {contract_id} is in organisations {', '.join(c.organization_id for c in found)}: add --org")
     contract = found[0]
-    conditions = conditions_of(read_facts(keeper, get_settings().database_url, contract, datetime.now(UTC).date()))
+    conditions = conditions_of(read_facts(keeper, get_settings().database_url, contract, clock.today()))
     failing = first_failing(conditions)
     verdict = f"does not sync: {failing.name} ({failing.detail})" if failing else "syncs: every condition holds"
     console.print(f"{contract.title} ({contract.organization_id}/{contract.id}) {verdict}", markup=False)
@@ -539,11 +540,10 @@ def why(contract_id: Annotated[str, typer.Argument(help="The contract's Upwork i
 @app.command()
 def status() -> None:
     """Per organisation and contract what is syncing: last refresh and sync, hours synced, the last entries."""
-    from datetime import UTC, datetime
 
     from tasks.upwork_status import read_status
 
-    view = read_status(datetime.now(UTC).date())
+    view = read_status(clock.today())
     connection = store().connection()
     console.print(f"Upwork connection: {connection.status if connection else 'not connected'}")
     print_rows(view.tables())
