@@ -25,6 +25,7 @@ from models.upwork_store import (
     UpworkStore,
     UpworkUserMapping,
 )
+from tasks.upwork_mappings import INVITED
 from tasks.upwork_review import confirm_suggestion, select_project
 from tasks.upwork_rules import mapping_sync_state
 
@@ -321,6 +322,8 @@ def map_user(
     elif confirm:
         if not mapping.awork_user_id:
             raise typer.BadParameter("there is no suggestion to confirm; name the user with --awork-user")
+        if mapping.state == INVITED:
+            refuse(f"{mapping.freelancer_id} is invited to awork and has not accepted yet; run --invite again later")
         confirm_suggestion(mapping)
     if sync is not None:
         mapping.sync_enabled = sync

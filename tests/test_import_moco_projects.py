@@ -68,6 +68,17 @@ def moco_list_tasks(sims: Sims, project_id: str) -> list[str]:
     return [t["name"] for t in sorted(tasks, key=lambda t: next(r["order"] for r in t["lists"]))]
 
 
+def named(name: str):
+    """A fault condition: the request creates something of this name."""
+    return lambda request: (request.body or {}).get("name") == name
+
+
+def refuse_once(sims: Sims, route: str, description: str, when=None) -> None:
+    """awork answers the next POST to `route` (that `when` accepts) with a 422 validation error."""
+    body = {"code": "validation-failed", "description": description, "link": "https://developers.awork.com"}
+    sims.awork.faults.fail_next(1, 422, method="POST", route=route, when=when, body=body)
+
+
 def store(settings) -> Store:
     return open_store(settings.database_url)
 
@@ -180,17 +191,8 @@ def test_bad_input_is_reported_and_the_rest_syncs(sims, agency, settings):
         tags=TAG,
         custom_properties={"awork Projekt": "https://test.awork.com/projekte/42"},
     )
-    sims.awork.faults.fail_next(
-        1,
-        422,
-        method="POST",
-        route="/projects",
-        when=lambda request: (request.body or {}).get("name") == "Shop",
-        body={
-            "code": "validation-failed",
-            "description": "Shop is not allowed",
-            "link": "https://developers.awork.com",
-        },
+    refuse_once(
+        sims, "/projects", "Shop is not allowed", when=lambda request: (request.body or {}).get("name") == "Shop"
     )
 
     summary = import_moco_projects()
@@ -219,17 +221,7 @@ def test_bad_input_is_reported_and_the_rest_syncs(sims, agency, settings):
 
 
 def test_a_refused_company_holds_back_only_its_customers_projects(sims, agency, settings):
-    sims.awork.faults.fail_next(
-        1,
-        422,
-        method="POST",
-        route="/companies",
-        body={
-            "code": "validation-failed",
-            "description": "Company name blocked",
-            "link": "https://developers.awork.com",
-        },
-    )
+    refuse_once(sims, "/companies", "Company name blocked")
 
     summary = import_moco_projects()
 

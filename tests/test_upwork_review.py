@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from cli.console import console
+from flows.backfill_upwork import backfill_upwork
 from flows.refresh_upwork import refresh_upwork
 from tests.test_upwork_connection import approve, connect, freelancer_id, org_id, start_connect
 
@@ -134,10 +135,26 @@ def test_invite_sends_one_invitation_and_maps_the_invitee_once_they_accept(mappe
     assert (invitee["firstName"], invitee["status"]["invitationAccepted"]) == ("Mehmet", False)
     assert user_row(mapped["agency"], mehmet)[4:8] == ["invited", invitee["id"], "yes", "on"]
 
+    early = runner.invoke(app, ["upwork", "map-user", mehmet, "--org", mapped["agency"], "--confirm"])
+    assert early.exit_code == 2 and "has not accepted yet" in early.output  # not confirmed before they accept
+
     sims.awork.accept_invitation(email)
     assert f"confirmed -> {invitee['id']} (locked)" in invoke(*invite)
     assert len(invitations(sims)) == 1
     assert user_row(mapped["agency"], mehmet)[4:6] == ["confirmed", invitee["id"]]
+
+    sims.awork.add_type_of_work("Upwork")  # the invitee's hours (an ended contract, within 90 days) reach them
+    invoke(
+        "map-contract",
+        contract_id(upwork, "Kampagnen-Landingpage"),
+        "--org",
+        mapped["agency"],
+        "--project",
+        mapped["project"],
+    )
+    backfill_upwork(organization_ids=[mapped["agency"]])
+    theirs = [e for e in sims.awork.time_entries() if e["userId"] == invitee["id"]]
+    assert theirs and {e["projectId"] for e in theirs} == {mapped["project"]}
 
 
 def user_row(organization_id: str, freelancer: str) -> list[str]:
