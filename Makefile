@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2  # two workers: most tests wait on simulated rate limits and Prefect, not on the CPU
+	$(BIN)/pytest -n 3  # three workers on two cores: most tests wait on simulated rate limits and Prefect, not the CPU
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,13 +19,13 @@ from models import clock
 from models.settings import get_settings
 from models.upwork_store import (
     CONFIRMED,
+    INVITED,
     SUGGESTED,
     UpworkContract,
     UpworkContractMapping,
     UpworkStore,
     UpworkUserMapping,
 )
-from tasks.upwork_mappings import INVITED
 from tasks.upwork_review import confirm_suggestion, select_project
 from tasks.upwork_rules import mapping_sync_state
 

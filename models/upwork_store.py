@@ -21,6 +21,7 @@ from models.tokens import TokenSet
 
 CONNECTED, NEEDS_REAUTHORIZATION, DISCONNECTED = "connected", "needs re-authorization", "disconnected"
 SUGGESTED, CONFIRMED, UNMAPPED = "suggested", "confirmed", "unmapped"
+INVITED = "invited"  # mapped to an awork user who has not accepted the invitation yet
 ID_LENGTH = 100  # Upwork and awork ids
 
 

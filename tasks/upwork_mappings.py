@@ -8,12 +8,10 @@ from dataclasses import dataclass
 
 from connectors.awork import AworkClient, AworkProject, AworkProjectForm, AworkUser
 from models.settings import Settings
-from models.upwork_store import CONFIRMED, SUGGESTED, UpworkUserMapping
+from models.upwork_store import CONFIRMED, INVITED, SUGGESTED, UpworkUserMapping
 from tasks.idempotent import create_once
 from tasks.import_projects import company_for, company_index
 from tasks.project_rules import normalize_name
-
-INVITED = "invited"  # a freelancer mapped to an awork user who has not accepted the invitation yet
 
 
 def project_named(settings: Settings, name: str, company_name: str | None) -> tuple[AworkProject, bool]:
