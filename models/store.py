@@ -44,7 +44,7 @@ def utcnow() -> datetime:
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant that always comes back timezone-aware in UTC, on SQLite (which keeps no offset) and PostgreSQL
     (which answers in the session's time zone). Aware values are converted to UTC on the way in; a naive value is
-    taken to be UTC already (the project's convention, DESIGN rule 8), never the local or the session's time."""
+    taken to be UTC already (instants are stored in UTC), never the local or the session's time."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -1,4 +1,5 @@
-"""The product depends on nothing of the simulators: `sandbox/` drives it, never the other way round."""
+"""The layers depend downwards only (cli/flows -> tasks -> connectors -> models), and the product on nothing of the
+simulators: `sandbox/` drives it, never the other way round."""
 
 from __future__ import annotations
 
@@ -22,13 +23,30 @@ def imported_modules(source: Path) -> set[str]:
     return modules
 
 
-@pytest.mark.parametrize("package", PRODUCT)
-def test_the_product_imports_nothing_from_the_sandbox(package):
+def offenders(package: str, forbidden: set[str]) -> dict[str, list[str]]:
+    """The files of a package that import one of the `forbidden` packages, with what they import."""
     files = sorted((ROOT / package).rglob("*.py"))
     assert files
-    offenders = {
+    return {
         str(source.relative_to(ROOT)): sorted(found)
         for source in files
-        if (found := {m for m in imported_modules(source) if m == "sandbox" or m.startswith("sandbox.")})
+        if (found := {m for m in imported_modules(source) if m.split(".")[0] in forbidden})
     }
-    assert offenders == {}
+
+
+@pytest.mark.parametrize("package", PRODUCT)
+def test_the_product_imports_nothing_from_the_sandbox(package):
+    assert offenders(package, {"sandbox"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("package", "above"),
+    [
+        ("models", {"connectors", "tasks", "flows", "cli"}),
+        ("connectors", {"tasks", "flows", "cli"}),
+        ("tasks", {"flows", "cli"}),
+        ("flows", {"cli"}),
+    ],
+)
+def test_a_layer_imports_nothing_from_the_layers_above_it(package, above):
+    assert offenders(package, above) == {}
