@@ -152,8 +152,3 @@ def awork_people(sims) -> dict[str, dict]:
         "anna2": sims.awork.add_user("Anna", "Schulze", None),
         "jana": sims.awork.add_user("Jana", "Novak", "jana@novak.example"),
     }
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first, so the parallel workers do not wait for one of them at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -70,7 +70,6 @@ def test_db_upgrade_creates_the_store(tmp_path, monkeypatch):
     assert (tmp_path / "new.db").exists() and "up to date" in result.output
 
 
-@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

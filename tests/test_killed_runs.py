@@ -50,7 +50,6 @@ def run_to_the_end(command: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-@pytest.mark.slow
 def test_a_push_killed_midway_then_run_again_loses_and_doubles_nothing(
     shared_store,  # noqa: F811 - the fixture
     sims,
@@ -70,7 +69,6 @@ def test_a_push_killed_midway_then_run_again_loses_and_doubles_nothing(
     assert sorted(a["remote_id"] for a in activities) == sorted(f"awork:{e['id']}" for e in entries)
 
 
-@pytest.mark.slow
 def test_a_backfill_killed_midway_then_run_again_loses_and_doubles_nothing(
     world,  # noqa: F811 - the fixture
     upwork,

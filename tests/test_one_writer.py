@@ -55,7 +55,6 @@ def nine_days_of_entries(sims, office) -> list[dict]:  # noqa: F811 - the fixtur
     ]
 
 
-@pytest.mark.slow
 def test_two_pushes_at_once_in_two_processes_write_each_activity_once(
     shared_store,
     sims,
@@ -94,7 +93,6 @@ def lease_holder(scope: str) -> str | None:
         return lease.label if lease else None
 
 
-@pytest.mark.slow
 def test_a_backfill_beside_the_upwork_sync_waits_then_names_it(world, upwork, sims, monkeypatch):  # noqa: F811
     monkeypatch.setenv("TIMEBRIDGE_LEASE_WAIT_SECONDS", "0.5")
     get_settings.cache_clear()

@@ -60,7 +60,6 @@ def server(tmp_path) -> Iterator[PrefectServer]:
         yield server
 
 
-@pytest.mark.slow
 def test_deployed_flows_run_on_workers_and_schedules_fire(server: PrefectServer, sims: Sims, settings, tmp_path):
     agency = seed_agency(sims)
     clone = checkout_copy(tmp_path / "checkout")

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from connectors.http import RateLimit, RateLimiter
@@ -44,7 +43,6 @@ def two_processes_worth(url: str, shared_api: str | None) -> None:
         thread.join(timeout=120)
 
 
-@pytest.mark.slow
 def test_two_limiters_share_one_limit_through_the_prefect_server(prefect_server: PrefectServer):
     moco = MocoSimulator(api_keys=[MOCO_KEY], rate_limit=40, rate_window=5.0)
     with ServedSimulator(moco) as served, temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
@@ -61,7 +59,6 @@ def test_two_limiters_share_one_limit_through_the_prefect_server(prefect_server:
     assert ("timebridge-moco-40-per-5s", 3) in [(c["name"], c["limit"]) for c in limits]
 
 
-@pytest.mark.slow
 def test_three_flows_at_once_get_no_429(prefect_server: PrefectServer, sims: Sims, settings, monkeypatch):
     """The import, a push resync and the reconciliation report in three processes, against simulators that
     enforce limits (scaled down so the test takes under a minute) and settings that say the same limits."""
