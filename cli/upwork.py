@@ -88,23 +88,19 @@ def connect(
         code = code_from_redirect(answer, expected)
     name = finish_connection(oauth, code)
     pending.unlink(missing_ok=True)  # a state is good for one connection
-    console.print(
-        f"Connected as {name}. Run `timebridge upwork refresh` to read the contracts, freelancers and rates of the "
-        "organisations it can act for:"
-    )
+    console.print(f"Connected as {name}. The organisations it can act for, with their freelancers and contracts:")
     show_organizations()
 
 
 def show_organizations() -> None:
-    """Read the organisations the connection can act for (the refresh's discovery) and print them; a failed read
-    leaves the connection as it is."""
-    from connectors.http import ApiError
-    from tasks.upwork_refresh import refresh_organizations
+    """Refresh (organisations, contracts, freelancers, rates, mapping suggestions) and print the organisations; a
+    failed refresh leaves the connection as it is."""
+    from flows.refresh_upwork import refresh_upwork
 
     try:
-        refresh_organizations.fn()  # the task's function: no Prefect run for one read
-    except ApiError as error:
-        console.print(f"[yellow]could not read the organisations:[/] {error}; try `timebridge upwork orgs` later")
+        refresh_upwork()
+    except Exception as error:  # noqa: BLE001 - the connection stands; the person is told what to run
+        console.print(f"[yellow]could not read Upwork yet:[/] {error}; run `timebridge upwork refresh` later")
         return
     console.print(organizations_table(store()))
 

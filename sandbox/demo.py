@@ -262,9 +262,8 @@ def connect_and_map_upwork(console: Console, sims: Sandbox) -> None:
 
     started = timebridge("upwork", "connect", input="\n")  # Enter at the prompt: finish with the redirect URL later
     redirect = httpx.get(_find(r"(\S+/oauth2/authorize\?\S+)", started), follow_redirects=False).headers["location"]
-    connected_as = _find(r"Connected as (.+?)\. Run", timebridge("upwork", "connect", "--redirect-url", redirect))
+    connected_as = _find(r"Connected as (.+?)\. ", timebridge("upwork", "connect", "--redirect-url", redirect))
     console.print(f"connected to Upwork as {connected_as}")
-    timebridge("upwork", "refresh")
     projects = {p.get("projectKey"): p["id"] for p in sims.awork.app.projects()}
     in_awork = {(u["firstName"], u["lastName"]) for u in sims.awork.app.users()}
     for contract in sims.upwork.app.contracts():

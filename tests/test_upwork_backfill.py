@@ -57,7 +57,6 @@ def world(upwork, awork_people, sims, monkeypatch):
     sims.awork.add_type_of_work("Upwork")
     projects = {name: sims.awork.add_project(name)["id"] for name in ("Relaunch", "Support", "Kampagne")}
     connect(upwork)
-    refresh_upwork()
     agency, client, solo = (
         org_id(upwork, n) for n in ("Pixelwerk Agency", "Nordlicht Client Org", "Jana Novak (Freelancer)")
     )

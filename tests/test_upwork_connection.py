@@ -87,7 +87,6 @@ def test_connect_refresh_rotate_revoke_and_reauthorize(upwork, awork_people, set
 
 def test_three_organisations_each_with_own_mappings_and_refresh_state(upwork, awork_people):
     connect(upwork)
-    refresh_upwork()
     store = upwork_store(get_settings())
     kinds = {o.name: o.kind for o in store.organizations()}
     assert kinds == {
@@ -111,7 +110,6 @@ def test_three_organisations_each_with_own_mappings_and_refresh_state(upwork, aw
 
 def test_suggestions_wait_for_confirmation_and_locked_mappings_survive(upwork, awork_people):
     connect(upwork)
-    refresh_upwork()
     store = upwork_store(get_settings())
     agency = org_id(upwork, "Pixelwerk Agency")
     john = store.user_mapping(agency, freelancer_id(upwork, "John"))
@@ -136,7 +134,6 @@ def test_suggestions_wait_for_confirmation_and_locked_mappings_survive(upwork, a
 
 def test_refresh_follows_new_contracts_freelancers_status_and_rates_keeping_mappings(upwork, awork_people, sims):
     connect(upwork)
-    refresh_upwork()
     store = upwork_store(get_settings())
     agency, client = org_id(upwork, "Pixelwerk Agency"), org_id(upwork, "Nordlicht Client Org")
     relaunch = next(c for c in upwork.contracts() if c["title"].startswith("Website Relaunch"))
@@ -182,7 +179,6 @@ def test_refresh_follows_new_contracts_freelancers_status_and_rates_keeping_mapp
 
 def test_client_organisation_prefills_the_pay_rate(upwork, awork_people):
     connect(upwork)
-    refresh_upwork()
     store = upwork_store(get_settings())
     client = org_id(upwork, "Nordlicht Client Org")
     mapping = next(store.contract_mappings()[(client, c.id)] for c in store.contracts(client) if c.kind == "hourly")
@@ -212,7 +208,6 @@ def test_malformed_answer_and_429_burst(upwork):
 
 def test_disconnect_keeps_mappings_and_refresh_then_needs_a_connection(upwork, awork_people):
     connect(upwork)
-    refresh_upwork()
     store = upwork_store(get_settings())
     mappings = len(store.user_mappings())
     assert runner.invoke(app, ["upwork", "disconnect"]).exit_code == 0

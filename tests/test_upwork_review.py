@@ -48,7 +48,6 @@ RELAUNCH, SHOP = "Website Relaunch – Frontend", "Onlineshop Wartung"
 def mapped(upwork, awork_people, sims) -> dict[str, str]:
     """Connected and refreshed; Jörg confirmed and the relaunch contract mapped to an awork project at pay 30."""
     connect(upwork)
-    refresh_upwork()
     agency = org_id(upwork, "Pixelwerk Agency")
     project = sims.awork.add_project("Relaunch", project_key="REL")
     invoke("map-user", freelancer_id(upwork, "Jörg"), "--org", agency, "--confirm")
@@ -78,13 +77,9 @@ def test_connect_prints_the_organisations_and_orgs_lists_them_without_a_refresh(
     kinds = {"Pixelwerk Agency": "agency", "Nordlicht Client Org": "client", "Jana Novak (Freelancer)": "freelancer"}
     agency = org_id(upwork, "Pixelwerk Agency")
     assert {row[1]: row[2] for row in connected.values()} == kinds
-    assert connected[agency][3:] == ["yes", "-", "-", "never"]  # contracts are read by the refresh
-    assert "timebridge upwork refresh" in output
+    assert connected[agency][3:6] == ["yes", "4", "5"]  # Jörg, Anna, John, Mehmet; five contracts, one fixed-price
+    assert connected[agency][6] != "never"  # connecting refreshed it
     assert {row[1] for row in printed_rows(invoke("orgs")).values()} == set(kinds)
-
-    refresh_upwork()
-    again = printed_rows(invoke("connect", "--redirect-url", approve(start_connect())))
-    assert again[agency][4:6] == ["4", "5"]  # Jörg, Anna, John, Mehmet; five contracts, one fixed-price
 
 
 def test_new_project_is_created_once_in_the_company_found_by_name_and_mapped(mapped, upwork, sims):
@@ -165,7 +160,6 @@ def user_row(organization_id: str, freelancer: str) -> list[str]:
 
 def test_confirm_all_confirms_the_unambiguous_suggestions_and_lists_the_rest(upwork, awork_people):
     connect(upwork)
-    refresh_upwork()
     agency = org_id(upwork, "Pixelwerk Agency")
     output = invoke("map-user", "--confirm-all", "--org", agency)
     assert "confirmed 3 suggestion(s)" in output  # Jörg by name, John as "John S.", Anna by e-mail
@@ -178,7 +172,6 @@ def test_confirm_all_confirms_the_unambiguous_suggestions_and_lists_the_rest(upw
 
 def test_a_locked_mapping_changes_only_after_unlock_or_with_force(upwork, awork_people):
     connect(upwork)
-    refresh_upwork()
     agency, joerg = org_id(upwork, "Pixelwerk Agency"), freelancer_id(upwork, "Jörg")
     invoke("map-user", joerg, "--org", agency, "--confirm")
     change = ("map-user", joerg, "--org", agency, "--awork-user", awork_people["jana"]["id"])
