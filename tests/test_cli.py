@@ -75,6 +75,7 @@ def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     for name in ("MOCO_BASE_URL", "MOCO_API_KEY", "AWORK_BASE_URL", "AWORK_API_KEY", "AWORK_APP_URL", "DATABASE_URL"):
         monkeypatch.delenv(f"TIMEBRIDGE_{name}", raising=False)
+    monkeypatch.setenv("TIMEBRIDGE_SHARED_RATE_LIMITS", "false")  # the harness is a Prefect API: limits stay local
     console = Console(record=True, width=200)
     run_demo(console)
     output = console.export_text()
