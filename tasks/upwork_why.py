@@ -17,6 +17,7 @@ from models.upwork_store import (
     UpworkStore,
     UpworkUserMapping,
 )
+from tasks.upwork_rules import contract_stop
 from tasks.upwork_times import contract_ref
 
 UPWORK_FLOWS = ("sync-upwork", "backfill-upwork")
@@ -53,6 +54,7 @@ def why(facts: ContractFacts) -> list[Condition]:
     contract, org, mapping, person = facts.contract, facts.organization, facts.mapping, facts.freelancer
     first, last = facts.window
     run = facts.last_run
+    stop = contract_stop(contract.status, contract.end_date, contract.modified_at)
     return [
         Condition(
             "organisation selected and connected",
@@ -76,7 +78,7 @@ def why(facts: ContractFacts) -> list[Condition]:
             bool(mapping and mapping.awork_project_id),
             f"awork project {mapping.awork_project_id}" if mapping and mapping.awork_project_id else "no awork project",
         ),
-        Condition("active", is_active(contract.status), contract_status(contract)),
+        Condition("active", stop is None, stop.reason if stop else "active"),
         Condition(
             "entries in the window",
             facts.synced_entries > 0,
@@ -99,17 +101,6 @@ def why(facts: ContractFacts) -> list[Condition]:
 
 def first_failing(conditions: Sequence[Condition]) -> Condition | None:
     return next((condition for condition in conditions if not condition.holds), None)
-
-
-def is_active(status: str | None) -> bool:
-    """Active unless Upwork says otherwise (a store without a status counts as active)."""
-    return not status or status.upper() == "ACTIVE"
-
-
-def contract_status(contract: UpworkContract) -> str:
-    """The contract's status as a person reads it: "active", "paused", "ended on 2026-01-31"."""
-    status = (contract.status or "active").lower()
-    return f"{status} on {contract.end_date}" if contract.end_date and not is_active(status) else status
 
 
 def read_facts(store: UpworkStore, database_url: str, contract: UpworkContract, today: date) -> ContractFacts:
