@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     moco_unassigned_task_name: str = "Nicht zugeordnete Zeiterfassung"
     moco_auto_staff: bool = True
 
+    sync_since: date | None = None  # no time entry or absence before this day is ever carried (None: no bound)
     push_rescan_days: NonNegativeInt = 35  # incremental runs re-read this many past days to find deleted entries
     push_cursor_overlap_minutes: NonNegativeInt = 5
     push_slice_days: PositiveInt = 7  # a run works through its window this many days at a time (bounded memory)
