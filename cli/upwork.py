@@ -444,6 +444,10 @@ def map_contract(
     mapping = keeper.contract_mappings().get((org, contract_id))
     if mapping is None:
         raise typer.BadParameter(f"no contract {contract_id} in organisation {org}; see `timebridge upwork contracts`")
+    if project and new_project:
+        raise typer.BadParameter("give either --project (an awork project id) or --new-project (a name), not both")
+    if company and not new_project:
+        raise typer.BadParameter("--company names the company of a --new-project; an existing project keeps its own")
     if new_project:
         project = project_named(new_project, company)
     if project:

@@ -116,6 +116,21 @@ def test_new_project_creates_a_missing_company(mapped, upwork, sims):
     assert next(p for p in sims.awork.projects() if p["name"] == "Shop")["companyId"] == company["id"]
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--project", "p-1", "--new-project", "Shop"), "not both"),
+        (("--company", "Nordlicht GmbH"), "--company names the company of a --new-project"),
+    ],
+)
+def test_map_contract_refuses_options_it_would_ignore_and_changes_nothing(mapped, upwork, sims, options, message):
+    shop = contract_id(upwork, SHOP)
+    refused = runner.invoke(app, ["upwork", "map-contract", shop, "--org", mapped["agency"], *options])
+    assert refused.exit_code == 2 and message in refused.output
+    assert printed_rows(invoke("plan"))[SHOP][2:] == ["", "-", "38.00", "no: no awork project selected"]
+    assert not [p for p in sims.awork.projects() if p["name"] == "Shop"] and not sims.awork.companies()
+
+
 def invitations(sims) -> list:
     return [e for e in sims.awork.log.entries if e.method == "POST" and e.path.endswith("/invitations")]
 
