@@ -202,8 +202,8 @@ BROKEN: dict[str, tuple[Callable[[Setup], None], list[str]]] = {
         [
             "PROBLEM MOCO sync tag: no active project carries the tag 'Sync to awork' (1 project(s) have 'Sync zu "
             "awork' set to yes)",
-            "        fix: tag the MOCO projects to sync with 'Sync to awork', or set TIMEBRIDGE_MOCO_SYNC_TAG to the tag "
-            "they carry",
+            "        fix: tag the MOCO projects to sync with 'Sync to awork', or set TIMEBRIDGE_MOCO_SYNC_TAG to the "
+            "tag they carry",
         ],
     ),
     "bad awork key": (
@@ -353,7 +353,8 @@ def test_deployments_and_their_schedules_on_the_prefect_server(settings):
         assert {check.status for check in read_prefect(specs)} == {"OK"}
         with get_client(sync_client=True) as client:
             push = client.read_deployment_by_name("push-awork-times/push-awork-times")
-            client.delete_deployment_schedule(push.id, next(s.id for s in push.schedules if s.slug != "nightly-35-days"))
+            every_10_minutes = next(s.id for s in push.schedules if s.slug == "every-10-minutes")
+            client.delete_deployment_schedule(push.id, every_10_minutes)
             reconcile = client.read_deployment_by_name("reconcile-hours/reconcile-hours")
             client.update_deployment_schedule(reconcile.id, reconcile.schedules[0].id, active=False)
             client.delete_deployment(client.read_deployment_by_name("sync-upwork/sync-upwork").id)
