@@ -7,12 +7,13 @@ import os
 
 import typer
 
-from cli import report, run, serve, store, upwork
+from cli import doctor, report, run, serve, store, upwork
 from cli.plugins import add_plugin_commands
 
 app = typer.Typer(help="Keeps projects and hours consistent across MOCO, awork and Upwork.", no_args_is_help=True)
 app.command()(store.status)
 app.command()(serve.serve)
+app.command()(doctor.doctor)
 add_plugin_commands(app)
 app.add_typer(run.app, name="run")
 app.add_typer(store.db_app, name="db")

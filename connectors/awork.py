@@ -112,6 +112,21 @@ class AworkUser(AworkModel):
         return emails[0] if emails else None
 
 
+class AworkWorkspace(AworkModel):
+    """The API key's workspace (`WorkspaceOfUser`): `url` is its default URL, the subdomain of awork.com."""
+
+    id: str
+    name: str | None = None
+    url: str | None = None
+
+
+class AworkMe(AworkModel):
+    """The API key's user and workspace (`GET /users/me`, `UserAndWorkspace`)."""
+
+    id: str
+    workspace: AworkWorkspace
+
+
 class AworkInvitation(AworkModel):
     """The answer to an invitation (`InvitationResponse`): the invitee is a user from now on."""
 
@@ -324,6 +339,10 @@ class AworkClient(Connector):
         return AworkTask.model_validate(response.json())
 
     # users, types of work, time entries ------------------------------------------------------------------------
+    def me(self) -> AworkMe:
+        """Who the API key acts as, and in which workspace (401 when awork does not know the key)."""
+        return AworkMe.model_validate(self.http.get("users/me"))
+
     def users(self) -> list[AworkUser]:
         """Every user, with e-mail contact infos."""
         return [AworkUser.model_validate(item) for item in self._list("users")]

@@ -8,7 +8,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.http import Connector, RateLimit, build_client, paginate_link_header, retry_policy, url_path
+from connectors.http import (
+    AuthError,
+    Connector,
+    RateLimit,
+    ValidationFailedError,
+    build_client,
+    paginate_link_header,
+    retry_policy,
+    url_path,
+)
 from models.settings import Settings
 
 PER_PAGE = 100  # MOCO's maximum page size
@@ -85,6 +94,25 @@ class MocoActivity(MocoModel):
     user: MocoUserRef
 
 
+class MocoCustomProperty(MocoModel):
+    """A custom field definition (`GET /account/custom_properties`): `kind` is String, Textarea, Link, Boolean,
+    Select, MultiSelect or Date; `defaults` are the options of Select and MultiSelect fields."""
+
+    id: int
+    name: str
+    kind: str
+    entity: str = "Project"
+    defaults: list[str] = Field(default_factory=list)
+
+
+class MocoKey(MocoModel):
+    """What MOCO tells about the API key: the user it acts as (`GET /session`), and the account's limit of requests
+    per 2 minutes when MOCO names it (`X-RateLimit-Limit`; not documented, so None when absent)."""
+
+    user_id: int
+    rate_limit: int | None = None
+
+
 class ActivityFields(BaseModel):
     """What we write on an activity (ActivityUpsertRequest). No `remote_service`: MOCO accepts only its own list."""
 
@@ -118,6 +146,33 @@ class MocoClient(Connector):
         )
         return cls(http)
 
+    # the key and the account ---------------------------------------------------------------------------------
+    def key(self) -> MocoKey:
+        """Check the API key (`GET /session`: 401 when MOCO does not know it) and read the account's rate limit."""
+        response = self.http.request("GET", "session")
+        limit = response.headers.get(RATE_LIMIT_HEADER, "")
+        return MocoKey(user_id=response.json()["id"], rate_limit=int(limit) if limit.isdigit() else None)
+
+    def can_write(self) -> bool:
+        """Whether the key has full access rather than read-only access. MOCO offers no read of a key's access, so
+        this sends a write that cannot succeed: `POST /activities` with an empty body. A key allowed to write gets
+        as far as the validation (422, nothing is created); a read-only key is refused first (403)."""
+        try:
+            self.http.request("POST", "activities", json={}, idempotent=True)  # creates nothing, so safe to repeat
+        except ValidationFailedError:
+            return True
+        except AuthError as error:
+            if error.status == 403:
+                return False
+            raise
+        raise RuntimeError("MOCO accepted an activity without date, project and task")
+
+    def custom_properties(self, entity: str = "Project") -> list[MocoCustomProperty]:
+        """The custom field definitions of an entity (Project, Company, ...)."""
+        items = paginate_link_header(self.http, "account/custom_properties", {"entity": entity}, PER_PAGE)
+        return [MocoCustomProperty.model_validate(item) for item in items]
+
+    # projects ----------------------------------------------------------------------------------------------------
     def projects(
         self,
         *,
@@ -126,15 +181,18 @@ class MocoClient(Connector):
         updated_after: datetime | None = None,
     ) -> Iterator[MocoProject]:
         """Active projects visible to the key, filtered by tags and custom field values, tasks embedded."""
-        params: dict[str, Any] = {}
-        if tags:
-            params["tags"] = ",".join(tags)
-        for name, value in (custom_properties or {}).items():
-            params[f"custom_properties[{name}]"] = value
+        params = _project_filters(tags, custom_properties)
         if updated_after:
             params["updated_after"] = updated_after.strftime("%Y-%m-%dT%H:%M:%SZ")
         for item in paginate_link_header(self.http, "projects", params, PER_PAGE):
             yield MocoProject.model_validate(item)
+
+    def count_projects(
+        self, *, tags: list[str] | None = None, custom_properties: Mapping[str, str] | None = None
+    ) -> int:
+        """How many active projects match the filters, in one request (a page of one; MOCO's `X-Total`)."""
+        params = _project_filters(tags, custom_properties) | {"per_page": 1}
+        return int(self.http.request("GET", "projects", params=params).headers["X-Total"])
 
     def update_project_custom_properties(self, project_id: int, values: Mapping[str, str]) -> MocoProject:
         """Write custom field values; MOCO merges them with the project's other custom fields."""
@@ -219,6 +277,17 @@ class MocoClient(Connector):
 
 
 BULK_MAX = 100
+RATE_LIMIT_HEADER = "X-RateLimit-Limit"
+
+
+def _project_filters(tags: list[str] | None, custom_properties: Mapping[str, str] | None) -> dict[str, Any]:
+    """The query of a project list filtered by tags (all of them) and custom field values."""
+    params: dict[str, Any] = {}
+    if tags:
+        params["tags"] = ",".join(tags)
+    for name, value in (custom_properties or {}).items():
+        params[f"custom_properties[{name}]"] = value
+    return params
 
 
 def _token_header(settings: Settings) -> SecretStr:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -37,6 +38,17 @@ def alembic_config(engine: Engine) -> Config:
 def head() -> str | None:
     """The latest revision of the migrations (None before the first)."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def revisions() -> list[str]:
+    """Every revision of the migrations, oldest first."""
+    return [script.revision for script in reversed(list(ScriptDirectory(str(MIGRATIONS)).walk_revisions()))]
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database's schema is at (None: never migrated), read without changing anything."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

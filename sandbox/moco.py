@@ -25,7 +25,17 @@ from itertools import count
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
-from sandbox.core import JSON, SimError, SimRequest, SimResponse, Simulator, SlidingWindowLimit, paginate, route
+from sandbox.core import (
+    JSON,
+    FaultRule,
+    SimError,
+    SimRequest,
+    SimResponse,
+    Simulator,
+    SlidingWindowLimit,
+    paginate,
+    route,
+)
 
 MAX_PER_PAGE = 100
 CUSTOM_PROPERTIES_MAX_BYTES = 12 * 1024  # "limited to 12 kB"; UNCONFIRMED whether kB means 1000 or 1024 bytes
@@ -53,6 +63,7 @@ REMOTE_SERVICES = frozenset(
 )
 IMPERSONATE_HEADER = "x-impersonate-user-id"
 ACCESS_DENIED = {"errors": ["Access denied"]}
+RATE_LIMIT_HEADER = "X-RateLimit-Limit"
 NOT_STAFFED = "the user is not assigned to the project"
 
 Predicate = Callable[[JSON], bool]
@@ -641,6 +652,13 @@ class MocoSimulator(Simulator):
     a header that does not name an existing, active user is answered 403 `{"errors": ["Access denied"]}` on every
     route (MOCO resolves the current user before anything else; the key may impersonate anyone, i.e. it has the
     permission to staff). Reads are not narrowed to the acting user (the key's user sees every activity).
+
+    Key access and plan (the docs name read-only and full-access account keys and a plan with a higher limit, but
+    no way to tell either from the API; UNCONFIRMED choices): a key of `read_only_keys` reads like any other, and
+    every write (POST, PUT, PATCH, DELETE) it sends is answered 403 `{"errors": ["Access denied"]}` (the spec's
+    Forbidden: "Check your Authentication or your MOCO user permission") before the payload is looked at; while a
+    rate limit is enforced, every answer carries `X-RateLimit-Limit`, the requests allowed per window (120 on the
+    standard plan, 1200 on the unlimited one), the header most APIs use for it.
     """
 
     base_path = "/api/v1"
@@ -653,12 +671,15 @@ class MocoSimulator(Simulator):
         rate_window: float = 120.0,
         *,
         task_templates: Sequence[str] = (),
+        read_only_keys: Iterable[str] = (),
     ) -> None:
         """`task_templates`: names of the account's task templates flagged `project_default`; projects created
         through the API get one task per name (the recorded account had "Projektleitung", "Entwicklung", "Grafik").
+        `read_only_keys`: account keys with read-only access (see the class docstring).
         """
         super().__init__()
-        self.api_keys = frozenset(api_keys)
+        self.read_only_keys = frozenset(read_only_keys)
+        self.api_keys = frozenset(api_keys) | self.read_only_keys
         self.task_templates = tuple(task_templates)
         if rate_limit is not None:
             self.limits.append(SlidingWindowLimit(rate_limit, rate_window))
@@ -694,11 +715,22 @@ class MocoSimulator(Simulator):
         match = _AUTHORIZATION.match(request.headers.get("authorization", "").strip())
         if not match or match.group(1) not in self.api_keys:
             raise SimError(401, {"message": "Unauthorized"})
+        if match.group(1) in self.read_only_keys and request.method != "GET":
+            raise SimError(403, ACCESS_DENIED)
         raw = request.headers.get(IMPERSONATE_HEADER)
         if raw is not None:
             user = self._users.get(_reference(raw.strip()) or 0)
             if user is None or not user.attrs["active"]:
                 raise SimError(403, ACCESS_DENIED)
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
+    ) -> tuple[SimResponse, SimRequest | None, FaultRule | None]:
+        """Every answer names the account's rate limit while one is enforced (see the class docstring)."""
+        response, request, fault = super().handle(method, path, query, headers, raw)
+        if self.limits:
+            response.headers = {**response.headers, RATE_LIMIT_HEADER: str(self.limits[0].limit)}
+        return response, request, fault
 
     def _acting_user(self, request: SimRequest) -> int:
         """The user a request acts as: the impersonated one (checked by `authenticate`), else the key's user."""
@@ -1009,6 +1041,21 @@ class MocoSimulator(Simulator):
                 "api_only": False,
             }
             return self._insert(self._definitions, "custom_property", attrs).json()
+
+    def update_custom_property(self, name: str, *, entity: str = "Project", **fields: Any) -> dict:
+        """Change a custom field's `name` or `defaults` (options), as `PATCH /account/custom_properties/{id}` does
+        (its kind and entity cannot change)."""
+        if set(fields) - {"name", "defaults"}:
+            raise ValueError(f"only name and defaults of a custom property can change, not {sorted(fields)}")
+        with self.lock:
+            definition = self._existing_definition(entity, name)
+            self._commit(definition, {**definition.attrs, **copy.deepcopy(fields)})
+            return definition.json()
+
+    def remove_custom_property(self, name: str, *, entity: str = "Project") -> None:
+        """Delete a custom field definition (`DELETE /account/custom_properties/{id}`); values stay on entities."""
+        with self.lock:
+            del self._definitions[self._existing_definition(entity, name).id]
 
     def add_company(self, name: str, *, type: str = "customer") -> dict:
         if type not in COMPANY_TYPES:
@@ -1533,10 +1580,18 @@ class MocoSimulator(Simulator):
 
     # --- custom properties ------------------------------------------------------------------------------------
     def _definition(self, entity: str, name: str) -> JSON | None:
-        for definition in self._definitions.values():
-            if definition.attrs["entity"] == entity and definition.attrs["name"] == name:
-                return definition.attrs
-        return None
+        record = self._definition_record(entity, name)
+        return record.attrs if record else None
+
+    def _definition_record(self, entity: str, name: str) -> _Record | None:
+        found = (d for d in self._definitions.values() if (d.attrs["entity"], d.attrs["name"]) == (entity, name))
+        return next(found, None)
+
+    def _existing_definition(self, entity: str, name: str) -> _Record:
+        record = self._definition_record(entity, name)
+        if record is None:
+            raise KeyError(f"{entity} has no custom property named {name!r}")
+        return record
 
     def _merged_custom_properties(
         self, entity: str, current: Mapping[str, Any], written: Any, errors: Errors

@@ -77,5 +77,6 @@ def test_schedules_are_those_the_design_names():
         "backfill-upwork": [],
         "review-upwork-mappings": [],
         "reconcile-hours": ["15 3 * * *"],
+        "doctor": [],
     }
     assert SPECS["push-awork-times"]["schedules"][1]["parameters"] == {"last_days": 35}

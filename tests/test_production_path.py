@@ -68,7 +68,7 @@ def test_deployed_flows_run_on_workers_and_schedules_fire(server: PrefectServer,
     server.run(["prefect", "work-pool", "create", "process", "--type", "process"], clone)
     server.run(["prefect", "--no-prompt", "deploy", "--all"], clone, env)
     deployments = server.deployments()
-    assert set(deployments) == SCHEDULED | {"backfill-upwork", "review-upwork-mappings"}
+    assert set(deployments) == SCHEDULED | {"backfill-upwork", "review-upwork-mappings", "doctor"}
 
     # (1) the server's scheduler creates scheduled runs for every deployment with a schedule
     def scheduled_everywhere() -> bool:

@@ -122,6 +122,29 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
     OpenApiContract.moco().assert_exchanges(simulator.log.entries)
 
 
+@pytest.mark.parametrize(("rate_limit", "named"), [(120, "120"), (1200, "1200"), (None, None)])
+def test_answers_name_the_enforced_rate_limit(rate_limit: int | None, named: str | None) -> None:
+    simulator = MocoSimulator(api_keys=(KEY,), rate_limit=rate_limit)
+    with ServedSimulator(simulator) as running:
+        response = httpx.get(f"{running.url}/session", headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200
+    assert response.headers.get("X-RateLimit-Limit") == named
+    OpenApiContract.moco().assert_exchanges(simulator.log.entries)
+
+
+def test_a_read_only_key_reads_and_is_refused_every_write() -> None:
+    simulator = MocoSimulator(api_keys=(KEY,), read_only_keys=("read-only-key",), rate_limit=None)
+    with ServedSimulator(simulator) as running:
+        read_only = {"Authorization": "Token token=read-only-key"}
+        read = httpx.get(f"{running.url}/projects", headers=read_only)
+        refused = httpx.post(f"{running.url}/activities", json={}, headers=read_only)
+        full = httpx.post(f"{running.url}/activities", json={}, headers={"Authorization": f"Token token={KEY}"})
+    assert read.status_code == 200
+    assert (refused.status_code, refused.json()) == (403, {"errors": ["Access denied"]})
+    assert full.status_code == 422 and simulator.activities() == []
+    OpenApiContract.moco().assert_exchanges(simulator.log.entries)
+
+
 # --- pagination -------------------------------------------------------------------------------------------------
 
 
@@ -491,6 +514,20 @@ def test_custom_property_definitions_by_entity(api: httpx.Client, sim: MocoSimul
     assert {(d["name"], d["kind"]) for d in definitions} >= {(SYNC, "Boolean"), (SECTOR, "Select")}
     assert {d["entity"] for d in definitions} == {"Project"}
     assert next(d for d in definitions if d["name"] == SECTOR)["defaults"] == ["Automotive", "Pharma"]
+
+
+def test_custom_property_options_change_and_a_definition_goes(api: httpx.Client, sim: MocoSimulator) -> None:
+    sim.define_custom_property("Vorlage", "Select", defaults=["A"])
+    sim.update_custom_property("Vorlage", defaults=["A", "B "])
+
+    def definitions() -> dict[str, list[str]]:
+        return {d["name"]: d["defaults"] for d in api.get("/account/custom_properties").json()}
+
+    assert definitions()["Vorlage"] == ["A", "B "]
+    sim.remove_custom_property("Vorlage")
+    assert "Vorlage" not in definitions()
+    with pytest.raises(ValueError, match="only name and defaults"):
+        sim.update_custom_property(SECTOR, kind="String")
 
 
 # --- project contracts (staffing) -------------------------------------------------------------------------------
