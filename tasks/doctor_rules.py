@@ -185,16 +185,16 @@ def template_options_check(name: str, options: Sequence[str], templates: Sequenc
 
 
 def sync_tag_check(tag: str, tagged: int, field: str, flagged: int) -> Check:
-    """The sync tag is used by at least one project (a tag nobody uses is usually a misspelt setting)."""
+    """Projects are flagged for sync by the tag or the field. A tag nobody uses is worth knowing (a misspelt
+    setting?) but normal when the field flags projects; nothing flagged at all is a problem."""
     name = "MOCO sync tag"
     by_field = f"{flagged} project(s) have '{field}' set to yes"
+    tag_fix = f"tag the MOCO projects to sync with '{tag}', or set TIMEBRIDGE_MOCO_SYNC_TAG to the tag they carry"
     if tagged:
         return ok(name, f"{tagged} project(s) carry the tag '{tag}'; {by_field}")
-    return problem(
-        name,
-        f"no active project carries the tag '{tag}' ({by_field})",
-        f"tag the MOCO projects to sync with '{tag}', or set TIMEBRIDGE_MOCO_SYNC_TAG to the tag they carry",
-    )
+    if flagged:
+        return info(name, f"no active project carries the tag '{tag}'; {by_field}", tag_fix)
+    return problem(name, f"no active project carries the tag '{tag}' or has '{field}' set to yes", tag_fix)
 
 
 # --- awork ----------------------------------------------------------------------------------------------------------

@@ -121,9 +121,10 @@ def new_store(setup: Setup, revision: str | None = None) -> None:
         upgrade(engine_for(url), revision)
 
 
-def untag_projects(setup: Setup) -> None:
+def unflag_projects(setup: Setup) -> None:
+    """No project carries the sync tag or has the sync field set to yes."""
     for project in setup.sims.moco.projects():
-        setup.sims.moco.update_project(project["id"], tags=[])
+        setup.sims.moco.update_project(project["id"], tags=[], custom_properties={"Sync zu awork": "false"})
 
 
 def retype_link_field(setup: Setup) -> None:
@@ -197,11 +198,11 @@ BROKEN: dict[str, tuple[Callable[[Setup], None], list[str]]] = {
             "fields)",
         ],
     ),
-    "sync tag unused": (
-        untag_projects,
+    "nothing flagged for sync": (
+        unflag_projects,
         [
-            "PROBLEM MOCO sync tag: no active project carries the tag 'Sync to awork' (1 project(s) have 'Sync zu "
-            "awork' set to yes)",
+            "PROBLEM MOCO sync tag: no active project carries the tag 'Sync to awork' or has 'Sync zu awork' set to "
+            "yes",
             "        fix: tag the MOCO projects to sync with 'Sync to awork', or set TIMEBRIDGE_MOCO_SYNC_TAG to the "
             "tag they carry",
         ],

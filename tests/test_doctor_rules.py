@@ -18,6 +18,7 @@ from tasks.doctor_rules import (
     ok,
     people_checks,
     store_check,
+    sync_tag_check,
     template_options_check,
     upwork_check,
     workspace_address,
@@ -201,3 +202,14 @@ def test_a_deployment_with_its_active_schedules(deployed, status, detail):
 
 def test_an_on_demand_deployment_needs_no_schedule():
     assert deployment_check({"name": "doctor"}, Deployed(name="doctor")).detail == "on demand (no schedule)"
+
+
+@pytest.mark.parametrize(
+    ("tagged", "flagged", "status"),
+    [(4, 1, "OK"), (3, 0, "OK"), (0, 2, "INFO"), (0, 0, "PROBLEM")],
+)
+def test_an_unused_sync_tag_is_information_while_the_field_flags_projects(tagged, flagged, status):
+    check = sync_tag_check("Sync to awork", tagged, "Sync zu awork", flagged)
+    assert check.status == status
+    assert (check.fix == "") == (status == "OK")
+    assert status == "OK" or "TIMEBRIDGE_MOCO_SYNC_TAG" in check.fix
