@@ -669,6 +669,10 @@ PRODUCT_ENDPOINTS = (
     ("GET", "/timeentries/{timeEntryId}"),
     ("PUT", "/timeentries/{timeEntryId}"),
     ("DELETE", "/timeentries/{timeEntryId}"),
+    ("POST", "/absences"),
+    ("GET", "/absences"),
+    ("PUT", "/absences/{absenceId}"),
+    ("DELETE", "/absences/{absenceId}"),
 )
 TASK_FORM = ("name", "description", "isPrio", "startOn", "dueOn", "laneOrder", "plannedDuration")
 
@@ -707,6 +711,12 @@ def product_exchanges(client: httpx.Client, sim: AworkSimulator) -> dict[tuple[s
     ok(client.get(f"/timeentries/{created['id']}"))
     ok(client.put(f"/timeentries/{created['id']}", json=entry | {"duration": 1800}))
     assert client.delete(f"/timeentries/{created['id']}").status_code == 204
+    absence = {"userId": user["id"], "startOn": "2026-01-05T00:00:00Z", "endOn": "2026-01-09T00:00:00Z"}
+    absence |= {"description": "Urlaub", "externalProvider": "keys", "isHalfDayOnStart": False, "isHalfDayOnEnd": True}
+    made = ok(client.post("/absences", json=absence))
+    ok(client.get("/absences", params={"filterby": "externalProvider eq 'keys'", "pageSize": 1000}))
+    ok(client.put(f"/absences/{made['id']}", json=absence | {"description": "Urlaub: Ski"}))
+    assert client.delete(f"/absences/{made['id']}").status_code == 204
     return {(exchange.method, exchange.route): exchange for exchange in sim.log.since(mark)}
 
 
