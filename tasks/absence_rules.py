@@ -285,6 +285,10 @@ def user_ref(user_id: int) -> str:
     return f"moco user {user_id}"
 
 
+def absence_ref(key: str) -> str:
+    return f"moco absence {key}"
+
+
 def unknown_user(user: MocoUser | None, user_id: int) -> IssueDraft:
     who = f"{user.firstname} {user.lastname} <{user.email}>" if user else f"id {user_id} (deactivated?)"
     return IssueDraft(
@@ -338,6 +342,7 @@ def plan_absences(
             unmatched_users.add(str(moco_range.user_id))
             continue
         draft = AbsenceDraft(key=moco_range.key, moco_user_id=moco_range.user_id, form=moco_range.form(awork_user))
+        plan.checked_refs.append(absence_ref(draft.key))
         current = by_id.get(link.target_id) if link else None
         if current is None or current.id in claimed:  # not linked, or lost: adopt one that already says it
             current = next((a for a in ours if a.id not in claimed and draft.form.is_set_on(a)), None)

@@ -88,7 +88,8 @@ def test_updated_after_reports_changes_but_not_deletions(api: httpx.Client, sim:
 
 def test_a_taken_half_day_is_rejected_unless_overwritten(api: httpx.Client, sim: MocoSimulator, user: int) -> None:
     sim.add_absence(user_id=user, date="2026-06-01", am=True, pm=False)
-    afternoon = ok(api.post("/schedules", json={"date": "2026-06-01", "user_id": user, "absence_code": "3", "am": False}))
+    body = {"date": "2026-06-01", "user_id": user, "absence_code": "3", "am": False}
+    afternoon = ok(api.post("/schedules", json=body))
     assert isinstance(afternoon, dict)
     again = api.post("/schedules", json={"date": "2026-06-01", "user_id": user, "absence_code": "4"})
     assert again.status_code == 422 and again.json() == {"errors": {"date": ["has already been taken"]}}
