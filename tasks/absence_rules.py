@@ -321,6 +321,9 @@ def plan_absences(
     owner_by_absence = {link.target_id: link.parent_id for link in links.values()}
     claimed: set[str] = set()
     unmatched_users: set[str] = set()
+    ranges = list(ranges)
+    kept_by_link = {links[r.key].target_id for r in ranges if r.key in links}  # each stays with its own range
+    taken_over: set[str] = set()  # links of absences another range took over (its first day moved)
     for moco_range in ranges:
         if not moco_range.overlaps(window.first_day, window.last_day):
             continue
@@ -344,12 +347,14 @@ def plan_absences(
         draft = AbsenceDraft(key=moco_range.key, moco_user_id=moco_range.user_id, form=moco_range.form(awork_user))
         plan.checked_refs.append(absence_ref(draft.key))
         current = by_id.get(link.target_id) if link else None
-        if current is None or current.id in claimed:  # not linked, or lost: adopt one that already says it
-            current = next((a for a in ours if a.id not in claimed and draft.form.is_set_on(a)), None)
+        if current is None or current.id in claimed:  # not linked, or its absence is lost
+            free = [a for a in ours if a.id not in claimed and a.id not in kept_by_link]
+            current = _adoptable(free, draft, moco_range)
         if current is None:
             plan.create.append(draft)
             continue
         claimed.add(current.id)
+        taken_over.update(k for k, other in links.items() if other.target_id == current.id and k != draft.key)
         if not draft.form.is_set_on(current):
             plan.update.append(AbsenceChange(absence_id=current.id, draft=draft))
         elif link is None or link.target_id != current.id or link.source_hash != draft.hash:
@@ -364,12 +369,30 @@ def plan_absences(
             continue
         plan.delete.append(AbsenceRemoval(absence_id=absence.id, key=key_by_absence.get(absence.id)))
     wanted = {d.key for d in plan.create} | {c.draft.key for c in plan.update + plan.adopt}
-    plan.forget = sorted(
-        key
-        for key, link in links.items()
-        if link.target_id not in by_id and key not in wanted and _linked_in(link, window)
-    )
+    gone = {
+        k for k, link in links.items() if link.target_id not in by_id and k not in wanted and _linked_in(link, window)
+    }
+    plan.forget = sorted(gone | taken_over)
     return plan
+
+
+def _adoptable(free: Sequence[AworkAbsence], draft: AbsenceDraft, moco_range: AbsenceRange) -> AworkAbsence | None:
+    """Which of our unclaimed absences a range without one takes over: one that already says what the range says
+    (a crashed run or a lost store wrote it), else one of the same user and kind sharing a day with it (the range
+    grew at its start, or a split left it)."""
+    if same := next((a for a in free if draft.form.is_set_on(a)), None):
+        return same
+    kinds = (moco_range.kind, f"{moco_range.kind}: ")
+    return next(
+        (
+            a
+            for a in free
+            if a.user_id == draft.form.user_id
+            and ((a.description or "") == kinds[0] or (a.description or "").startswith(kinds[1]))
+            and moco_range.overlaps(a.first_day, a.last_day)
+        ),
+        None,
+    )
 
 
 def _linked_in(link: Link, window: AbsenceWindow) -> bool:

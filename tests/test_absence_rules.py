@@ -268,3 +268,20 @@ def test_a_user_without_awork_account_is_an_issue_and_keeps_their_absences() -> 
 def test_links_of_absences_gone_on_both_sides_are_forgotten() -> None:
     [week] = merge_days([absent(MON)])
     assert plan([], [], [link_of(week, "a-vanished")]).forget == [week.key]
+
+
+def test_a_range_that_grew_at_its_start_takes_over_its_absence() -> None:
+    [old] = merge_days([absent(TUE), absent(WED)])
+    [grown] = merge_days([absent(MON), absent(TUE), absent(WED)])  # a new first day: a new key
+    sick = ours(TUE, TUE, "a-sick", description="Krankheit")
+    result = plan([grown], [ours(TUE, WED), sick], [link_of(old, "a1")])
+    assert [(c.absence_id, c.draft.form.first_day) for c in result.update] == [("a1", MON)]
+    assert [r.absence_id for r in result.delete] == ["a-sick"] and result.forget == [old.key] and not result.create
+
+
+def test_a_split_range_keeps_its_absence_for_the_first_part() -> None:
+    [week] = merge_days([absent(d) for d in (MON, TUE, WED, THU)])
+    first, second = merge_days([absent(MON), absent(TUE), absent(THU)])  # Wednesday taken out
+    result = plan([first, second], [ours(MON, THU)], [link_of(week, "a1")])
+    assert [(c.absence_id, c.draft.form.last_day) for c in result.update] == [("a1", TUE)]
+    assert [(d.form.first_day, d.form.last_day) for d in result.create] == [(THU, THU)]
