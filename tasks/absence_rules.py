@@ -367,7 +367,9 @@ def plan_absences(
             continue
         if owner_by_absence.get(absence.id) in unmatched_users:
             continue
-        plan.delete.append(AbsenceRemoval(absence_id=absence.id, key=key_by_absence.get(absence.id)))
+        removal = AbsenceRemoval(absence_id=absence.id, key=key_by_absence.get(absence.id))
+        plan.delete.append(removal)
+        plan.checked_refs.append(absence_ref(removal.key or removal.absence_id))
     wanted = {d.key for d in plan.create} | {c.draft.key for c in plan.update + plan.adopt}
     gone = {
         k for k, link in links.items() if link.target_id not in by_id and k not in wanted and _linked_in(link, window)
