@@ -38,6 +38,19 @@ def run_push_awork_times(start: Day = None, end: Day = None, dry_run: DryRun = F
     )
 
 
+@app.command("sync-moco-absences")
+def run_sync_moco_absences(start: Day = None, end: Day = None, dry_run: DryRun = False) -> None:
+    """MOCO absences become awork absences: those new or changed since the first run, or the range start..end."""
+    from flows.sync_moco_absences import sync_moco_absences
+
+    run_flow(
+        "sync-moco-absences",
+        lambda: sync_moco_absences(start=start and start.date(), end=end and end.date(), dry_run=dry_run),
+        dry_run,
+        lambda summary: f"sync-moco-absences {summary.first_day} to {summary.last_day}: {summary.status}",
+    )
+
+
 Org = Annotated[list[str] | None, typer.Option("--org", help="An Upwork organisation id (repeat for several).")]
 
 

@@ -237,6 +237,65 @@ class AworkProjectForm(AworkModel):
         return current == self.body(for_update=True)
 
 
+class AworkAbsence(AworkModel):
+    """An absence (`Absence`): whole days `startOn`..`endOn` (UTC midnights), the halves of its first and last day,
+    and `externalProvider` when a tool manages it (then it is read-only for people in awork)."""
+
+    id: str
+    user_id: str | None = Field(default=None, alias="userId")
+    start_on: datetime = Field(alias="startOn")
+    end_on: datetime = Field(alias="endOn")
+    description: str | None = None
+    external_provider: str | None = Field(default=None, alias="externalProvider")
+    is_half_day_on_start: bool = Field(default=False, alias="isHalfDayOnStart")
+    is_half_day_on_end: bool = Field(default=False, alias="isHalfDayOnEnd")
+
+    @property
+    def first_day(self) -> date:
+        return self.start_on.astimezone(UTC).date()
+
+    @property
+    def last_day(self) -> date:
+        return self.end_on.astimezone(UTC).date()
+
+
+class AworkAbsenceForm(AworkModel):
+    """What we write on an absence (`AbsenceForm`; a PUT replaces it all). For one day, `is_half_day_on_start` is
+    its morning and `is_half_day_on_end` its afternoon; for several, they mean the first day starts at noon and the
+    last day ends at noon."""
+
+    user_id: str
+    first_day: date
+    last_day: date
+    description: str
+    external_provider: str
+    is_half_day_on_start: bool = False
+    is_half_day_on_end: bool = False
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: the days as UTC midnights (awork ignores the time)."""
+        return {
+            "userId": self.user_id,
+            "startOn": _midnight(self.first_day),
+            "endOn": _midnight(self.last_day),
+            "description": self.description,
+            "externalProvider": self.external_provider,
+            "isHalfDayOnStart": self.is_half_day_on_start,
+            "isHalfDayOnEnd": self.is_half_day_on_end,
+        }
+
+    def is_set_on(self, absence: AworkAbsence) -> bool:
+        """Whether the absence already says what this form says."""
+        return (
+            absence.user_id == self.user_id
+            and (absence.first_day, absence.last_day) == (self.first_day, self.last_day)
+            and (absence.description or "") == self.description
+            and absence.external_provider == self.external_provider
+            and (absence.is_half_day_on_start, absence.is_half_day_on_end)
+            == (self.is_half_day_on_start, self.is_half_day_on_end)
+        )
+
+
 def _midnight(day: date | None) -> str | None:
     return datetime.combine(day, time()).strftime("%Y-%m-%dT%H:%M:%SZ") if day else None
 
@@ -391,6 +450,23 @@ class AworkClient(Connector):
 
     def delete_time_entry(self, time_entry_id: str) -> None:
         self.http.request("DELETE", url_path("timeentries", time_entry_id))
+
+    # absences ---------------------------------------------------------------------------------------------------
+    def absences(self, *, external_provider: str | None = None) -> list[AworkAbsence]:
+        """Absences of every user (the key's user is an admin), those of one external provider if given; 1000 per
+        page."""
+        expr = f"externalProvider eq {odata_string(external_provider)}" if external_provider else None
+        return [AworkAbsence.model_validate(item) for item in self._list("absences", expr)]
+
+    def create_absence(self, form: AworkAbsenceForm) -> AworkAbsence:
+        return AworkAbsence.model_validate(self.http.request("POST", "absences", json=form.body()).json())
+
+    def update_absence(self, absence_id: str, form: AworkAbsenceForm) -> AworkAbsence:
+        response = self.http.request("PUT", url_path("absences", absence_id), json=form.body())
+        return AworkAbsence.model_validate(response.json())
+
+    def delete_absence(self, absence_id: str) -> None:
+        self.http.request("DELETE", url_path("absences", absence_id))
 
 
 def _day_start(moment: datetime) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -111,6 +111,28 @@ class MocoKey(MocoModel):
 
     user_id: int
     rate_limit: int | None = None
+
+
+class MocoAbsenceKind(MocoModel):
+    """The `assignment` of a schedule: the absence's kind (`code` 1-5: unplannable absence, public holiday, sick
+    day, holiday, absence) with the account's name for it."""
+
+    id: int
+    name: str
+    code: str | None = None
+
+
+class MocoSchedule(MocoModel):
+    """An absence of one user on one day ("Absenz"); `am`/`pm` say which halves of the day it covers."""
+
+    id: int
+    date: date
+    comment: str | None = None
+    am: bool = True
+    pm: bool = True
+    assignment: MocoAbsenceKind
+    user: MocoUserRef | None = None
+    updated_at: datetime | None = None
 
 
 class ActivityFields(BaseModel):
@@ -253,6 +275,20 @@ class MocoClient(Connector):
         if project_id is not None:
             params["project_id"] = str(project_id)
         return [MocoActivity.model_validate(i) for i in paginate_link_header(self.http, "activities", params, PER_PAGE)]
+
+    def schedules(
+        self, first_day: date | None = None, last_day: date | None = None, *, updated_after: datetime | None = None
+    ) -> list[MocoSchedule]:
+        """Absences on the days `first_day`..`last_day` (inclusive; open ends: None) and, if given, created or
+        changed after `updated_after`; 100 per page. Deletions are not listed (MOCO reports none)."""
+        params: dict[str, str] = {}
+        if first_day is not None:
+            params["from"] = first_day.isoformat()
+        if last_day is not None:
+            params["to"] = last_day.isoformat()
+        if updated_after is not None:
+            params["updated_after"] = updated_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return [MocoSchedule.model_validate(i) for i in paginate_link_header(self.http, "schedules", params, PER_PAGE)]
 
     def create_activities(self, user_id: int, activities: Sequence[ActivityFields]) -> list[MocoActivity]:
         """Create up to 100 activities for one user in one request (`POST /activities/bulk`, as that user)."""

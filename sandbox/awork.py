@@ -1,5 +1,6 @@
 """Simulator of the awork REST API v1 (`/api/v1`): users, project templates, companies, projects, task lists,
-project tasks, types of work and time entries, following `../shared/api/awork.md` and the official OpenAPI spec.
+project tasks, types of work, time entries and absences, following `../shared/api/awork.md` and the official
+OpenAPI spec.
 
 Conventions of the real API kept here: `Authorization: Bearer <api key>` (else 401 `unauthorized`); every answer
 carries a `Trace-Id` header; errors are `ErrorResponse` bodies with awork's codes; lists are bare JSON arrays paged
@@ -315,6 +316,15 @@ TIME_ENTRY_PUT_FORM: Form = {  # TimeTrackingPutForm
     "userId": Field("uuid"),  # None: keep the entry's user
 }
 TIME_ENTRY_POST_FORM: Form = {**TIME_ENTRY_PUT_FORM, "userId": Field("uuid", required=True)}  # TimeEntryPostForm
+ABSENCE_FORM: Form = {  # AbsenceForm; the spec requires only userId, an absence without its days makes no sense
+    "userId": Field("uuid", required=True),
+    "startOn": Field("date-time", required=True),
+    "endOn": Field("date-time", required=True),
+    "description": Field("string", max_length=1000),
+    "externalProvider": Field("string", max_length=100),
+    "isHalfDayOnStart": Field("boolean", default=False),
+    "isHalfDayOnEnd": Field("boolean", default=False),
+}
 # the stored fields of a time entry, besides its start instant `_start`
 TIME_ENTRY_FIELDS = (
     "isBillable",
@@ -528,6 +538,7 @@ class AworkSimulator(Simulator):
         self._task_ids: dict[str | None, list[str]] = {None: []}  # by project id; None: private tasks
         self._task_numbers: dict[str, count[int]] = {}  # by project id, never reused
         self._time_entries: dict[str, Row] = {}
+        self._absences: dict[str, Row] = {}
         self.me = _guid()
         self.account_id = _guid()
         self.workspace = {"id": _guid(), "name": "Sandbox Agency", "url": "sandbox"}
@@ -1339,6 +1350,51 @@ class AworkSimulator(Simulator):
         entries = (entry for entry in self._time_entries.values() if entry["projectId"] == project["id"])
         return self._time_entry_page(request, entries)
 
+    # --- absences -------------------------------------------------------------------------------------------------
+    def _absence_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored fields of an absence from a validated `AbsenceForm`: whole days (the time of `startOn` and
+        `endOn` is ignored, as the spec says: the UTC date counts), the end not before the start, an existing user.
+        `isReadOnly` follows `externalProvider` (people cannot change an externally managed absence; the API key
+        can)."""
+        self._referenced(self._users, values["userId"], "userId", "user")
+        first, last = (_parse_instant(values[name]).date() for name in ("startOn", "endOn"))
+        if last < first:
+            raise validation_failed(("EndOn", "'EndOn' must not be before 'StartOn'."))
+        fields = dict(values) | {"startOn": _form_value(first), "endOn": _form_value(last)}
+        return fields | {"deletedOn": None, "deletedBy": None, "isReadOnly": values["externalProvider"] is not None}
+
+    def _create_absence(self, values: Mapping[str, Any]) -> Row:
+        absence = self._new(self._absence_fields(values))
+        self._absences[absence["id"]] = absence
+        return absence
+
+    @route("GET", "/absences")
+    def list_absences(self, request: SimRequest) -> SimResponse:
+        """Every user's absences (the API key is an admin), in creation order unless `orderby` says otherwise; a
+        deleted absence is gone (lists never show it again)."""
+        return self._page(request, [_public(row) for row in self._absences.values()])
+
+    @route("POST", "/absences")
+    def post_absence(self, request: SimRequest) -> dict[str, Any]:
+        return _public(self._create_absence(validate(request.body, ABSENCE_FORM)))
+
+    @route("GET", "/absences/{absenceId}")
+    def get_absence(self, request: SimRequest) -> dict[str, Any]:
+        return _public(self._found(self._absences, request.path_params["absenceId"], "absence"))
+
+    @route("PUT", "/absences/{absenceId}")
+    def put_absence(self, request: SimRequest) -> dict[str, Any]:
+        """Replace the `AbsenceForm` (a left-out field is reset)."""
+        absence = self._found(self._absences, request.path_params["absenceId"], "absence")
+        absence |= self._absence_fields(validate(request.body, ABSENCE_FORM))
+        self._touch(absence)
+        return _public(absence)
+
+    @route("DELETE", "/absences/{absenceId}")
+    def delete_absence_endpoint(self, request: SimRequest) -> SimResponse:
+        del self._absences[self._found(self._absences, request.path_params["absenceId"], "absence")["id"]]
+        return SimResponse(204, empty=True)
+
     # --- direct Python API (tests, demo seeding; not logged) -------------------------------------------------------
     @_locked
     def add_template(self, name: str, *, task_lists: Mapping[str, Sequence[str]] = _NO_LISTS) -> dict[str, Any]:
@@ -1449,6 +1505,29 @@ class AworkSimulator(Simulator):
     @_locked
     def delete_time_entry(self, time_entry_id: str) -> None:
         self._delete_time_entry(self._found(self._time_entries, time_entry_id, "time entry"))
+
+    @_locked
+    def add_absence(
+        self,
+        *,
+        user_id: str,
+        first_day: date,
+        last_day: date,
+        description: str | None = None,
+        external_provider: str | None = None,
+        half_day_on_start: bool = False,
+        half_day_on_end: bool = False,
+    ) -> dict[str, Any]:
+        """An absence as a person enters it in awork (no `external_provider`) or a tool writes it, by the rules of
+        `POST /absences` (raises SimError like the endpoint answers). Returns the `Absence` JSON."""
+        body = {"userId": user_id, "startOn": _form_value(first_day), "endOn": _form_value(last_day)}
+        body |= {"description": description, "externalProvider": external_provider}
+        body |= {"isHalfDayOnStart": half_day_on_start, "isHalfDayOnEnd": half_day_on_end}
+        return _public(self._create_absence(validate(body, ABSENCE_FORM)))
+
+    @_locked
+    def absences(self) -> list[dict[str, Any]]:
+        return [_public(row) for row in self._absences.values()]
 
     @_locked
     def time_entries(self) -> list[dict[str, Any]]:

@@ -203,6 +203,27 @@ def seed_demo_times(moco: MocoSimulator, awork: AworkSimulator, today: date) -> 
     return count + 1
 
 
+def seed_demo_absences(moco: MocoSimulator, today: date) -> int:
+    """Absences entered in MOCO over the next two weeks (after the absence sync's first run); returns how many
+    days: Anna's holiday from a Thursday to the next Tuesday, Ben's sick morning, Lena's holiday from Wednesday
+    noon to Friday noon, Jana's full week off."""
+    users = {u["firstname"]: u["id"] for u in moco.users()}
+    monday = today + timedelta(days=7 - today.weekday())
+    days = [("Anna", offset, "4", "", "Sommerurlaub") for offset in (3, 4, 7, 8)]
+    days += [("Ben", 1, "3", "am", None), ("Lena", 2, "4", "pm", None), ("Lena", 3, "4", "", None)]
+    days += [("Lena", 4, "4", "am", None)] + [("Jana", offset, "4", "", None) for offset in range(7, 12)]
+    for person, offset, code, half, comment in days:
+        moco.add_absence(
+            user_id=users[person],
+            date=monday + timedelta(days=offset),
+            absence_code=code,
+            am=half != "pm",
+            pm=half != "am",
+            comment=comment,
+        )
+    return len(days)
+
+
 def run_demo(console: Console) -> None:
     """Sandbox + the import, the Upwork connection and backfill, then the push of awork times (Upwork hours
     included); each flow twice (the second run writes nothing). Drives timebridge as a user does: its flows, its
@@ -211,6 +232,7 @@ def run_demo(console: Console) -> None:
     from flows.backfill_upwork import backfill_upwork
     from flows.import_moco_projects import import_moco_projects
     from flows.push_awork_times import push_awork_times
+    from flows.sync_moco_absences import sync_moco_absences
     from models.settings import get_settings
 
     DEMO_DATABASE.unlink(missing_ok=True)
@@ -236,11 +258,22 @@ def run_demo(console: Console) -> None:
         _print_run(console, f"{pushed.first_day} to {pushed.last_day}: {pushed.status}", pushed)
         console.print(_moco_activities_table(sims.moco.app))
 
+        console.rule("sync MOCO absences")
+        first = sync_moco_absences()  # what MOCO had before the first run stays out, as with awork's add-on
+        console.print(f"first run: {first.status}, {first.absences_created} absences carried")
+        days = seed_demo_absences(sims.moco.app, datetime.now(ZoneInfo("Europe/Berlin")).date())
+        console.print(f"{days} absence days entered in MOCO since")
+        absences = sync_moco_absences()
+        _print_run(console, f"{absences.first_day} to {absences.last_day}: {absences.status}", absences)
+        console.print(f"{absences.absences_created} absences arrived in awork")
+        console.print(_awork_absences_table(sims.awork.app))
+
         console.rule("second runs")
         flows = (
             ("import MOCO projects", import_moco_projects),
             ("backfill Upwork", backfill_upwork),
             ("push awork times", push_awork_times),
+            ("sync MOCO absences", sync_moco_absences),
         )
         for name, flow in flows:
             marks = sims.moco.app.log.mark(), sims.awork.app.log.mark(), sims.upwork.app.log.mark()
@@ -329,6 +362,18 @@ def _moco_activities_table(moco: MocoSimulator) -> Table:
             for (project, task_name, user), (count, hours, billable) in sorted(totals.items())
         ],
     )
+
+
+def _awork_absences_table(awork: AworkSimulator) -> Table:
+    names = {u["id"]: f"{u['firstName']} {u['lastName']}" for u in awork.users()}
+    rows = []
+    for absence in sorted(awork.absences(), key=lambda a: (a["startOn"], names.get(a["userId"], ""))):
+        first, last = absence["startOn"][:10], absence["endOn"][:10]
+        halves = (absence["isHalfDayOnStart"], absence["isHalfDayOnEnd"])
+        words = ("morning", "afternoon") if first == last else ("from noon", "until noon")
+        half = " and ".join(word for word, flag in zip(words, halves, strict=True) if flag)
+        rows.append((names.get(absence["userId"], ""), first, last, half, absence["description"] or ""))
+    return _table("awork absences now", ("user", "from", "to", "half days", "description"), rows)
 
 
 def _awork_projects_table(awork: AworkSimulator) -> Table:

@@ -1,5 +1,6 @@
 """MOCO API v1 simulator: session, profile, projects with embedded tasks and contracts, project tasks, project
-contracts (staffing), activities (time entries, single and bulk), companies, users and custom property definitions.
+contracts (staffing), activities (time entries, single and bulk), absences (schedules), companies, users and custom
+property definitions.
 
 Follows `../shared/api/moco.md` (the fact sheet), the official OpenAPI spec and the real responses recorded in
 `moco-recorded-responses.json`: Rails-style optional `.json` suffix, `Token token=` and `Bearer` auth, 100 per page
@@ -331,6 +332,24 @@ _ACTIVITY_KEYS = (
     "updated_at",
 )
 # `GET /activities` filters on a referenced record, and the activity JSON key holding it.
+# Absence kinds by `absence_code` (as documented: unplannable absence, public holiday, sick day, holiday, absence),
+# with the names a German account shows; the assignment ids and colours are made up.
+ABSENCE_KINDS: dict[str, JSON] = {
+    "1": {"id": 789_000_001, "name": "Nicht planbare Abwesenheit", "color": "#BBBBBB"},
+    "2": {"id": 789_000_002, "name": "Feiertag", "color": "#CCCCCC"},
+    "3": {"id": 789_000_003, "name": "Krankheit", "color": "#E36868"},
+    "4": {"id": 789_000_004, "name": "Urlaub", "color": "#68B0E3"},
+    "5": {"id": 789_000_005, "name": "Abwesenheit", "color": "#A8A8A8"},
+}
+_SCHEDULE_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "date": _day,
+    "comment": _text,
+    "am": _flag,
+    "pm": _flag,
+    "symbol": _text,
+    "absence_code": lambda value: _one_of(*ABSENCE_KINDS)(str(value)),  # UNCONFIRMED: a number works too
+}
+_SCHEDULE_DEFAULTS: dict[str, Any] = {"date": None, "comment": None, "am": True, "pm": True, "symbol": None}
 _ACTIVITY_REFERENCE_FILTERS = {"user_id": "user", "project_id": "project", "task_id": "task", "company_id": "customer"}
 
 _COMPANY_FIELDS: dict[str, Callable[[Any], Any]] = {
@@ -586,6 +605,22 @@ def _activity_filters(request: SimRequest) -> list[Predicate]:
     return predicates
 
 
+def _schedule_filters(request: SimRequest) -> list[Predicate]:
+    """`GET /schedules` filters: the global ones, `from`/`to` (inclusive), `user_id`, `absence_code` (a comma list,
+    as documented). UNCONFIRMED: `absence_request_id` matches nothing (absence requests are not simulated)."""
+    predicates = _global_filters(request)
+    first, last = _date_param(request, "from"), _date_param(request, "to")
+    if first or last:
+        predicates.append(partial(_within, first, last))
+    if wanted := request.param("user_id"):
+        predicates.append(lambda item: item["user"] is not None and str(item["user"]["id"]) == wanted)
+    if codes := _comma_list(request, "absence_code"):
+        predicates.append(lambda item: item["assignment"]["code"] in codes)
+    if request.param("absence_request_id"):
+        predicates.append(_nothing)
+    return predicates
+
+
 def _select(items: Iterable[JSON], predicates: list[Predicate]) -> list[JSON]:
     return [item for item in items if all(predicate(item) for predicate in predicates)]
 
@@ -605,6 +640,13 @@ def _page(request: SimRequest, items: list[JSON]) -> SimResponse:
     if page * per_page < len(items):
         headers["Link"] = f'<{_next_page_url(request, page + 1)}>; rel="next"'
     return SimResponse(200, paginate(items, page, per_page), headers)
+
+
+def _clash(schedule: _Record, attrs: Mapping[str, Any]) -> bool:
+    """Whether an absence covers a half of the same user's day that `attrs` covers too."""
+    other = schedule.attrs
+    same_day = other["user_id"] == attrs["user_id"] and other["date"] == attrs["date"]
+    return same_day and ((other["am"] and attrs["am"]) or (other["pm"] and attrs["pm"]))
 
 
 # --- rendering --------------------------------------------------------------------------------------------------
@@ -695,6 +737,7 @@ class MocoSimulator(Simulator):
                 ("custom_property", 86_001),
                 ("activity", 1_015_000_001),
                 ("invoice", 2_700_001),
+                ("schedule", 611_000_001),
             )
         }
         self._project_numbers = count(1)
@@ -706,6 +749,7 @@ class MocoSimulator(Simulator):
         self._users: dict[int, _Record] = {}
         self._definitions: dict[int, _Record] = {}
         self._activities: dict[int, _Record] = {}
+        self._schedules: dict[int, _Record] = {}
         self._internal_company_id: int | None = None
         self.api_user_id = self.add_user("API", "User", "api.user@moco-sandbox.example")["id"]
 
@@ -982,6 +1026,41 @@ class MocoSimulator(Simulator):
         del self._activities[activity.id]
         return SimResponse(204, empty=True)
 
+    # --- schedules (absences) ---------------------------------------------------------------------------------
+    @route("GET", "/schedules")
+    def list_schedules(self, request: SimRequest) -> SimResponse:
+        """Absences sorted by date, then id (UNCONFIRMED: MOCO's order); filters see `_schedule_filters`. Deleted
+        absences are gone: `updated_after` does not report deletions."""
+        return _page(request, _select(self._schedule_list(), _schedule_filters(request)))
+
+    @route("GET", "/schedules/{id}")
+    def show_schedule(self, request: SimRequest) -> JSON:
+        return self._schedule_json(self._lookup(self._schedules, request.path_params["id"]))
+
+    @route("POST", "/schedules")
+    def create_schedule(self, request: SimRequest) -> JSON:
+        """Create an absence for `user_id`, else for the acting user; see `_schedule_attrs`. With `overwrite`
+        the user's absences of that day are deleted first, as documented."""
+        payload = _payload(request)
+        user_id = _reference(payload.get("user_id")) or self._acting_user(request)
+        overwrite = bool(payload.get("overwrite"))
+        return self._schedule_json(self._save_schedule(None, payload, user_id, overwrite=overwrite))
+
+    @route("PUT", "/schedules/{id}")
+    def put_schedule(self, request: SimRequest) -> JSON:
+        return self._update_schedule_route(request)
+
+    @route("PATCH", "/schedules/{id}")
+    def patch_schedule(self, request: SimRequest) -> JSON:
+        return self._update_schedule_route(request)
+
+    @route("DELETE", "/schedules/{id}")
+    def delete_schedule(self, request: SimRequest) -> JSON:
+        """200 with the deleted absence, as the spec declares (UNCONFIRMED: no real answer was recorded)."""
+        schedule = self._lookup(self._schedules, request.path_params["id"])
+        del self._schedules[schedule.id]
+        return self._schedule_json(schedule)
+
     # --- companies --------------------------------------------------------------------------------------------
     @route("GET", "/companies")
     def list_companies(self, request: SimRequest) -> SimResponse:
@@ -1186,6 +1265,37 @@ class MocoSimulator(Simulator):
             attrs["invoice_id"] = attrs["invoice_id"] or next(self._ids["invoice"])
             self._commit(activity, attrs)
             return self._activity_json(activity)
+
+    def add_absence(
+        self,
+        *,
+        user_id: int,
+        date: date | str,
+        absence_code: str = "4",
+        am: bool = True,
+        pm: bool = True,
+        comment: str | None = None,
+    ) -> dict:
+        """An absence of `user_id` on one day, by the rules of `POST /schedules` (422 SimError when the day's half
+        is taken); `absence_code` "1".."5" (unplannable absence, public holiday, sick day, holiday, absence)."""
+        payload = {"date": date, "absence_code": absence_code, "am": am, "pm": pm, "comment": comment}
+        with self.lock:
+            return self._schedule_json(self._save_schedule(None, payload, user_id))
+
+    def update_absence(self, schedule_id: int, **fields: Any) -> dict:
+        """Change an absence like `PUT /schedules/{id}` (`date`, `absence_code`, `am`, `pm`, `comment`)."""
+        with self.lock:
+            schedule = self._lookup(self._schedules, schedule_id)
+            return self._schedule_json(self._save_schedule(schedule, fields, schedule.attrs["user_id"]))
+
+    def delete_absence(self, schedule_id: int) -> None:
+        with self.lock:
+            del self._schedules[self._lookup(self._schedules, schedule_id).id]
+
+    def absences(self) -> list[dict]:
+        """Every absence as `GET /schedules` returns it (by date, then id)."""
+        with self.lock:
+            return self._schedule_list()
 
     def get_project(self, project_id: int) -> dict:
         with self.lock:
@@ -1517,6 +1627,57 @@ class MocoSimulator(Simulator):
         if not with_rate:
             del body["hourly_rate"]
         return body
+
+    # --- schedules ----------------------------------------------------------------------------------------------
+    def _schedule_list(self) -> list[JSON]:
+        ordered = sorted(self._schedules.values(), key=lambda schedule: (schedule.attrs["date"], schedule.id))
+        return [self._schedule_json(schedule) for schedule in ordered]
+
+    def _update_schedule_route(self, request: SimRequest) -> JSON:
+        """PUT and PATCH alike: only the fields sent change (`user_id` too), under the rules of create."""
+        schedule = self._lookup(self._schedules, request.path_params["id"])
+        payload = _payload(request)
+        user_id = _reference(payload.get("user_id")) or schedule.attrs["user_id"]
+        return self._schedule_json(self._save_schedule(schedule, payload, user_id))
+
+    def _save_schedule(
+        self, schedule: _Record | None, payload: Mapping[str, Any], user_id: int, *, overwrite: bool = False
+    ) -> _Record:
+        """Create (`schedule` None) or update an absence of `user_id`; 422 with field errors when `date` or
+        `absence_code` is missing or invalid or the user is unknown or deactivated. UNCONFIRMED (the docs are
+        silent): `am` and `pm` both false is 422 (an absence covers at least half a day), and a half day the user
+        already has an absence on is 422 `date: has already been taken` (unless `overwrite` on create)."""
+        current = schedule.attrs if schedule else {**_SCHEDULE_DEFAULTS, "absence_code": None}
+        attrs, errors = _fields(_SCHEDULE_FIELDS, current, payload)
+        user = self._users.get(user_id)
+        if user is None or not user.attrs["active"]:
+            errors["user"] = ["is invalid"]
+        attrs["user_id"] = user_id
+        for name in ("date", "absence_code"):
+            if attrs[name] is None and name not in errors:
+                errors[name] = ["can't be blank"]
+        if not (attrs["am"] or attrs["pm"]):
+            errors["base"] = ["an absence covers the morning, the afternoon or both"]
+        clashing = [other for other in self._schedules.values() if other is not schedule and _clash(other, attrs)]
+        if clashing and not overwrite:
+            errors.setdefault("date", []).append("has already been taken")
+        _reject(errors)
+        if schedule is None:
+            for other in clashing:
+                del self._schedules[other.id]
+            return self._insert(self._schedules, "schedule", attrs)
+        self._commit(schedule, attrs)
+        return schedule
+
+    def _schedule_json(self, schedule: _Record) -> JSON:
+        """The absence as MOCO shows it: the kind as `assignment` (with the agency's name as `customer_name`, as
+        in the documented example), the user as a reference."""
+        attrs = schedule.attrs
+        kind = ABSENCE_KINDS[attrs["absence_code"]]
+        assignment = {"id": kind["id"], "name": kind["name"], "code": attrs["absence_code"]}
+        assignment |= {"customer_name": INTERNAL_COMPANY_NAME, "color": kind["color"], "type": "Absence"}
+        body = {"id": schedule.id, **{key: attrs[key] for key in ("date", "comment", "am", "pm", "symbol")}}
+        return body | {"assignment": assignment, "user": self._user_ref(attrs["user_id"]), **_timestamps(schedule)}
 
     # --- companies ----------------------------------------------------------------------------------------------
     def _create_company(self, payload: Mapping[str, Any]) -> _Record:

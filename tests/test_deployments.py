@@ -74,6 +74,7 @@ def test_schedules_are_those_the_design_names():
         "import-moco-projects": [900],
         "push-awork-times": [600, "30 2 * * *"],
         "sync-upwork": [3600],
+        "sync-moco-absences": [3600],
         "backfill-upwork": [],
         "review-upwork-mappings": [],
         "reconcile-hours": ["15 3 * * *"],

@@ -17,7 +17,7 @@ from tests.prefect_server import PrefectServer, checkout_copy, timebridge_env
 from tests.test_import_moco_projects import seed_fields
 
 BERLIN = ZoneInfo("Europe/Berlin")
-SCHEDULED = {"import-moco-projects", "push-awork-times", "sync-upwork", "reconcile-hours"}
+SCHEDULED = {"import-moco-projects", "push-awork-times", "sync-upwork", "sync-moco-absences", "reconcile-hours"}
 
 
 def wait_until(check, timeout: float, what: str) -> object:

@@ -669,6 +669,10 @@ PRODUCT_ENDPOINTS = (
     ("GET", "/timeentries/{timeEntryId}"),
     ("PUT", "/timeentries/{timeEntryId}"),
     ("DELETE", "/timeentries/{timeEntryId}"),
+    ("POST", "/absences"),
+    ("GET", "/absences"),
+    ("PUT", "/absences/{absenceId}"),
+    ("DELETE", "/absences/{absenceId}"),
 )
 TASK_FORM = ("name", "description", "isPrio", "startOn", "dueOn", "laneOrder", "plannedDuration")
 
@@ -707,6 +711,12 @@ def product_exchanges(client: httpx.Client, sim: AworkSimulator) -> dict[tuple[s
     ok(client.get(f"/timeentries/{created['id']}"))
     ok(client.put(f"/timeentries/{created['id']}", json=entry | {"duration": 1800}))
     assert client.delete(f"/timeentries/{created['id']}").status_code == 204
+    absence = {"userId": user["id"], "startOn": "2026-01-05T00:00:00Z", "endOn": "2026-01-09T00:00:00Z"}
+    absence |= {"description": "Urlaub", "externalProvider": "keys", "isHalfDayOnStart": False, "isHalfDayOnEnd": True}
+    made = ok(client.post("/absences", json=absence))
+    ok(client.get("/absences", params={"filterby": "externalProvider eq 'keys'", "pageSize": 1000}))
+    ok(client.put(f"/absences/{made['id']}", json=absence | {"description": "Urlaub: Ski"}))
+    assert client.delete(f"/absences/{made['id']}").status_code == 204
     return {(exchange.method, exchange.route): exchange for exchange in sim.log.since(mark)}
 
 
@@ -754,3 +764,60 @@ def test_accept_invitation_is_the_invitees_click(sim: AworkSimulator, client: ht
     assert sim.accept_invitation("Dana@ncnstn.example")["id"] == invited["userId"]
     with pytest.raises(SimError):
         sim.accept_invitation("dana@ncnstn.example")
+
+
+# --- absences ---------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def absentee(sim: AworkSimulator) -> dict[str, Any]:
+    return sim.add_user("Ida", "Urlaub", None)
+
+
+def absence_form(absentee: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"userId": absentee["id"], "startOn": "2026-03-02T00:00:00Z", "endOn": "2026-03-06T00:00:00Z"} | fields
+
+
+def test_an_absence_keeps_whole_days_and_its_halves(client: httpx.Client, absentee: dict[str, Any]) -> None:
+    body = absence_form(absentee, startOn="2026-03-02T13:45:00Z", isHalfDayOnStart=True, description="Urlaub")
+    created = client.post("/absences", json=body).json()
+    assert (created["startOn"], created["endOn"]) == ("2026-03-02T00:00:00Z", "2026-03-06T00:00:00Z")
+    assert (created["isHalfDayOnStart"], created["isHalfDayOnEnd"], created["isReadOnly"]) == (True, False, False)
+    assert created["externalProvider"] is None and created["deletedOn"] is None
+    assert client.get(f"/absences/{created['id']}").json() == created
+
+
+def test_an_external_provider_makes_it_read_only_and_filters_the_list(
+    client: httpx.Client, sim: AworkSimulator, absentee: dict[str, Any]
+) -> None:
+    ours = client.post("/absences", json=absence_form(absentee, externalProvider="timebridge-test")).json()
+    sim.add_absence(user_id=absentee["id"], first_day=date(2026, 3, 9), last_day=date(2026, 3, 9))
+    assert ours["isReadOnly"] is True
+    listed = client.get("/absences", params={"filterby": "externalProvider eq 'timebridge-test'"}).json()
+    assert [a["id"] for a in listed] == [ours["id"]]
+
+
+def test_put_replaces_the_form_and_delete_removes_it(client: httpx.Client, absentee: dict[str, Any]) -> None:
+    created = client.post("/absences", json=absence_form(absentee, description="Urlaub", isHalfDayOnEnd=True)).json()
+    longer = absence_form(absentee, endOn="2026-03-09T00:00:00Z")
+    replaced = client.put(f"/absences/{created['id']}", json=longer).json()
+    assert (replaced["endOn"], replaced["description"], replaced["isHalfDayOnEnd"]) == (
+        "2026-03-09T00:00:00Z",
+        None,
+        False,
+    )
+    assert replaced["updatedOn"] > created["updatedOn"]
+    assert client.delete(f"/absences/{created['id']}").status_code == 204
+    assert client.get(f"/absences/{created['id']}").status_code == 404
+    assert created["id"] not in {a["id"] for a in client.get("/absences", params={"pageSize": 1000}).json()}
+
+
+@pytest.mark.parametrize(
+    ("fields", "prop"),
+    [
+        ({"endOn": "2026-03-01T00:00:00Z"}, "EndOn"),
+        ({"userId": UNKNOWN_ID}, "UserId"),
+    ],
+)
+def test_invalid_absences_are_400(client: httpx.Client, absentee: dict[str, Any], fields: dict, prop: str) -> None:
+    response = client.post("/absences", json=absence_form(absentee, **fields))
+    assert response.status_code == 400, response.text
+    assert [problem["property"] for problem in response.json()["validationErrors"]] == [prop]
