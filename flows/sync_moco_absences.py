@@ -13,13 +13,12 @@ from models.settings import Settings, get_settings
 from models.store import Store
 from tasks.absence_rules import ABSENCE, AbsencePlan, AbsenceResult, absence_window, plan_absences
 from tasks.absences import (
-    ABSENCE_SCOPE,
     apply_absence_plan,
     read_absence_context,
     read_changed_days,
     read_moco_ranges,
 )
-from tasks.runs import recorded_run
+from tasks.runs import ABSENCE_SCOPE, recorded_run
 from tasks.shared import thread_pool
 
 FLOW_NAME = "sync-moco-absences"

@@ -32,7 +32,6 @@ from tasks.idempotent import create_once
 from tasks.push_writes import is_retry
 from tasks.shared import RETRY
 
-ABSENCE_SCOPE = "awork absences from MOCO"  # the writer lease of the flow (see the scopes in tasks/runs.py)
 WIDEN_DAYS = 31  # a range going on beyond the days read is followed this many days at a time
 MAX_WIDENINGS = 24  # ... for at most two years each way
 

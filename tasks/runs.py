@@ -24,6 +24,7 @@ from tasks.shared import in_sync
 IMPORT_SCOPE = "awork projects from MOCO"
 PUSH_SCOPE = "MOCO activities from awork"
 UPWORK_SCOPE = "awork entries from Upwork"  # backfill-upwork and sync-upwork write the same awork days
+ABSENCE_SCOPE = "awork absences from MOCO"
 
 
 def run_status(issues: Sequence[IssueDraft], failed: bool = False) -> str:
