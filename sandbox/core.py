@@ -396,9 +396,10 @@ def paginate(items: list[Any], page: int, per_page: int) -> list[Any]:
 
 
 class ServedSimulator:
-    """A simulator served by uvicorn on a loopback port in a background thread (real HTTP)."""
+    """A simulator (or any ASGI app, e.g. timebridge's webhook receiver) served by uvicorn on a loopback port in a
+    background thread (real HTTP)."""
 
-    def __init__(self, app: Simulator, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: Any, port: int = 0, host: str = "127.0.0.1") -> None:
         self.app = app
         self.host = host
         self.port = port or _free_port(host)
@@ -408,7 +409,7 @@ class ServedSimulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}{self.app.base_path}"
+        return f"http://{self.host}:{self.port}{getattr(self.app, 'base_path', '')}"
 
     def start(self) -> ServedSimulator:
         self._thread.start()
