@@ -963,7 +963,7 @@ class AworkSimulator(Simulator):
         self._add_task_statuses(project["id"], (("To do", "todo"), ("In progress", "progress"), ("Done", "done")))
         if template:
             self._copy_template(project["id"], template)
-        self._notify("project_added", self._project_json(project))
+        self._notify("project_added", lambda: self._project_json(project))
         return project
 
     def _copy_template(self, project_id: str, template: Row) -> None:
@@ -977,12 +977,12 @@ class AworkSimulator(Simulator):
         self._check_references(values, self._project_references())
         project |= values
         self._touch(project)
-        self._notify("project_updated", self._project_json(project))
+        self._notify("project_updated", lambda: self._project_json(project))
 
     def _delete_project(self, project_id: str, delete_time_entries: bool) -> None:
         """Remove a project with its task lists, tasks and task statuses; its time entries are deleted too, or
         kept without project and task (a change: `updatedOn` moves)."""
-        self._notify("project_deleted", self._project_json(self._projects[project_id]) | self._deletion())
+        self._notify("project_deleted", lambda: self._project_json(self._projects[project_id]) | self._deletion())
         for entry in [e for e in self._time_entries.values() if e["projectId"] == project_id]:
             if delete_time_entries:
                 del self._time_entries[entry["id"]]
@@ -1022,7 +1022,7 @@ class AworkSimulator(Simulator):
         requested = validate(request.body, PROJECT_KEY_FORM)["projectKey"]
         project["projectKey"] = self._claimed_key(requested, SET_KEY, owner=project["id"])
         self._touch(project)
-        self._notify("project_updated", self._project_json(project))
+        self._notify("project_updated", lambda: self._project_json(project))
         return self._project_json(project)
 
     @route("POST", "/projects/{projectId}/delete")
@@ -1343,7 +1343,7 @@ class AworkSimulator(Simulator):
         entry = self._new(self._checked_time_entry(values, start, duration) | {"isExternal": False}, versioned=True)
         self._time_entries[entry["id"]] = entry
         self._track(entry, 1)
-        self._notify("timetracking_added", self._time_entry_json(entry))
+        self._notify("timetracking_added", lambda: self._time_entry_json(entry))
         return entry
 
     def _update_time_entry(self, entry: Row, values: Mapping[str, Any]) -> None:
@@ -1355,10 +1355,10 @@ class AworkSimulator(Simulator):
         entry |= fields
         self._track(entry, 1)
         self._touch(entry)
-        self._notify("timetracking_updated", self._time_entry_json(entry))
+        self._notify("timetracking_updated", lambda: self._time_entry_json(entry))
 
     def _delete_time_entry(self, entry: Row) -> None:
-        self._notify("timetracking_deleted", self._time_entry_json(entry) | self._deletion())
+        self._notify("timetracking_deleted", lambda: self._time_entry_json(entry) | self._deletion())
         self._track(entry, -1)
         del self._time_entries[entry["id"]]
 
@@ -1452,8 +1452,16 @@ class AworkSimulator(Simulator):
         """The deletion metadata a deleted entity carries in its webhook payload."""
         return {"deletedOn": _iso(self._now()), "deletedBy": self.me}
 
-    def _notify(self, event_type: str, entity: dict[str, Any]) -> None:
-        """Post `event_type` of `entity` (its JSON) to every active webhook subscribed to it."""
+    def _notify(self, event_type: str, render: Callable[[], dict[str, Any]]) -> None:
+        """Post `event_type` of an entity (`render` gives its JSON) to every active webhook subscribed to it."""
+        webhooks = [
+            webhook
+            for webhook in self._webhooks.values()
+            if webhook["isActive"] and event_type in {e.strip() for e in webhook["events"].split(",")}
+        ]
+        if not webhooks:
+            return
+        entity = render()
         entity_type = event_type.rsplit("_", 1)[0]
         link = f"https://{self.workspace['url']}.awork.com/{entity_type}s/{entity['id']}"
         me = self._users[self.me]
@@ -1469,9 +1477,7 @@ class AworkSimulator(Simulator):
             "changes": [],
         }
         body = json.dumps(payload).encode()
-        for webhook in self._webhooks.values():
-            if not webhook["isActive"] or event_type not in {e.strip() for e in webhook["events"].split(",")}:
-                continue
+        for webhook in webhooks:
             headers = {"Content-Type": "application/json; charset=utf-8"}
             if webhook["authenticationType"] == "header":
                 name, _, value = webhook["authentication"].partition("=")
