@@ -1,5 +1,5 @@
-"""The `timebridge` command: one module per command group (run, upwork, report, status and db, serve), plus the
-commands of installed plugins (the sandbox's `sandbox` and `demo`)."""
+"""The `timebridge` command: one module per command group (run, upwork, report, webhooks, status and db, serve),
+plus the commands of installed plugins (the sandbox's `sandbox` and `demo`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from cli import doctor, report, run, serve, store, upwork
+from cli import doctor, report, run, serve, store, upwork, webhooks
 from cli.plugins import add_plugin_commands
 
 app = typer.Typer(help="Keeps projects and hours consistent across MOCO, awork and Upwork.", no_args_is_help=True)
@@ -19,6 +19,7 @@ app.add_typer(run.app, name="run")
 app.add_typer(store.db_app, name="db")
 app.add_typer(upwork.app, name="upwork")
 app.add_typer(report.app, name="report", help="Reports: awork against MOCO, margin of Upwork contracts.")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -295,6 +295,55 @@ class AworkAbsenceForm(AworkModel):
             == (self.is_half_day_on_start, self.is_half_day_on_end)
         )
 
+class AworkWebhook(AworkModel):
+    """A webhook (`WebhookConfig`): where awork posts which events, with which authentication header."""
+
+    id: str
+    name: str
+    uri: str
+    events: str  # comma-separated event types
+    is_active: bool = Field(alias="isActive")
+    authentication_type: str = Field(default="none", alias="authenticationType")
+    authentication: str | None = None  # "headername=headervalue"
+    last_failure_reason: str | None = Field(default=None, alias="lastFailureReason")
+
+    @property
+    def event_types(self) -> list[str]:
+        return [event.strip() for event in self.events.split(",") if event.strip()]
+
+
+class AworkWebhookForm(AworkModel):
+    """What we set on a webhook (`WebhookConfigForm`): a custom receiver authenticated by a header."""
+
+    name: str
+    uri: str
+    events: list[str]
+    header_name: str
+    header_value: SecretStr
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "uri": self.uri,
+            "events": ",".join(self.events),
+            "isActive": True,
+            "authenticationType": "header",
+            "authentication": f"{self.header_name}={self.header_value.get_secret_value()}",
+        }
+
+    def is_set_on(self, webhook: AworkWebhook) -> bool:
+        """Whether the webhook already has these values (so an update would change nothing)."""
+        body = self.body()
+        current = {
+            "name": webhook.name,
+            "uri": webhook.uri,
+            "events": ",".join(webhook.event_types),
+            "isActive": webhook.is_active,
+            "authenticationType": webhook.authentication_type,
+            "authentication": webhook.authentication,
+        }
+        return current == body
+
 
 def _midnight(day: date | None) -> str | None:
     return datetime.combine(day, time()).strftime("%Y-%m-%dT%H:%M:%SZ") if day else None
@@ -467,6 +516,22 @@ class AworkClient(Connector):
 
     def delete_absence(self, absence_id: str) -> None:
         self.http.request("DELETE", url_path("absences", absence_id))
+
+    # webhooks --------------------------------------------------------------------------------------------------
+    def webhooks(self) -> list[AworkWebhook]:
+        """The workspace's webhooks, ours and others' (needs an admin key)."""
+        return [AworkWebhook.model_validate(item) for item in self._list("webhooks")]
+
+    def create_webhook(self, form: AworkWebhookForm) -> AworkWebhook:
+        """Not idempotent: look for the webhook by name and URI before and after a lost answer."""
+        return AworkWebhook.model_validate(self.http.request("POST", "webhooks", json=form.body()).json())
+
+    def update_webhook(self, webhook_id: str, form: AworkWebhookForm) -> AworkWebhook:
+        response = self.http.request("PUT", url_path("webhooks", webhook_id), json=form.body())
+        return AworkWebhook.model_validate(response.json())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.http.request("DELETE", url_path("webhooks", webhook_id))
 
 
 def _day_start(moment: datetime) -> datetime:

@@ -134,6 +134,15 @@ class MocoSchedule(MocoModel):
     user: MocoUserRef | None = None
     updated_at: datetime | None = None
 
+class MocoWebHook(MocoModel):
+    """An account web hook: MOCO posts `event`s of `target` records to `hook`, signed with the account's key."""
+
+    id: int
+    target: str
+    event: str
+    hook: str
+    disabled: bool = False
+
 
 class ActivityFields(BaseModel):
     """What we write on an activity (ActivityUpsertRequest). No `remote_service`: MOCO accepts only its own list."""
@@ -310,6 +319,29 @@ class MocoClient(Connector):
 
     def delete_activity(self, user_id: int, activity_id: int) -> None:
         self.http.request("DELETE", url_path("activities", activity_id), headers=_as_user(user_id))
+
+    # web hooks ---------------------------------------------------------------------------------------------------
+    def web_hooks(self) -> list[MocoWebHook]:
+        """The account's web hooks, ours and others'."""
+        items = paginate_link_header(self.http, "account/web_hooks", {}, PER_PAGE)
+        return [MocoWebHook.model_validate(item) for item in items]
+
+    def create_web_hook(self, target: str, event: str, hook: str) -> MocoWebHook:
+        """Not idempotent: look for the web hook by target, event and URL before and after a lost answer."""
+        body = {"target": target, "event": event, "hook": hook}
+        return MocoWebHook.model_validate(self.http.request("POST", "account/web_hooks", json=body).json())
+
+    def update_web_hook(self, web_hook_id: int, hook: str) -> MocoWebHook:
+        """Point a web hook at another URL (only `hook` can change)."""
+        response = self.http.request("PUT", url_path("account", "web_hooks", web_hook_id), json={"hook": hook})
+        return MocoWebHook.model_validate(response.json())
+
+    def enable_web_hook(self, web_hook_id: int) -> MocoWebHook:
+        response = self.http.request("PUT", url_path("account", "web_hooks", web_hook_id, "enable"))
+        return MocoWebHook.model_validate(response.json())
+
+    def delete_web_hook(self, web_hook_id: int) -> None:
+        self.http.request("DELETE", url_path("account", "web_hooks", web_hook_id))
 
 
 BULK_MAX = 100

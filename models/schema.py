@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from models import lease, store, upwork_store  # noqa: F401 - importing them declares their tables
+from models import lease, secrets, store, upwork_store  # noqa: F401 - importing them declares their tables
 
 METADATA = SQLModel.metadata
 

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     lease_wait_seconds: NonNegativeFloat = 300  # a run waits this long for another run writing the same scope
     lease_ttl_seconds: PositiveFloat = 120  # a crashed run's writer lease expires after this; renewed every ttl/3
 
+    # Webhooks (`timebridge webhooks ...`): the receiver's secrets and limits.
+    awork_webhook_token: SecretStr = SecretStr("")  # the header value awork sends; empty: the one `register` stored
+    moco_webhook_secret: SecretStr = SecretStr("")  # MOCO's signing key (shown only in MOCO's web UI)
+    webhook_max_body_bytes: PositiveInt = 1_000_000  # a larger delivery is refused (413) before it is read whole
+    webhook_max_age_seconds: PositiveFloat = 600  # a MOCO delivery whose timestamp is further off is a replay (401)
+
     @field_validator("timezone")
     @classmethod
     def _real_time_zone(cls, value: str) -> str:

@@ -60,12 +60,25 @@ Time entries (`TimeTracking`), where the docs are silent:
   its entries; otherwise their project and task are cleared and their `updatedOn` bumped.
 - A project's and a task's `trackedDuration` (and a task's `totalTrackedDuration`) sum their entries' durations.
 - Lists are in creation order unless `orderby` says otherwise.
+
+Webhooks (`/webhooks`, `WebhookConfig`), where the docs are silent:
+- `events` must name event types of `GET /webhooks/eventtypes` (the documented list), else 400; `authenticationType`
+  'header' needs `authentication` as `name=value`. Only custom receivers are simulated (`receiverType` 'custom').
+- Every change of a time entry or project, through the API or the Python API (a user in awork's UI), is posted to
+  each active webhook subscribed to its event type, from a background thread (`deliveries`, a `WebhookSender`):
+  the documented payload (`timestamp`, `eventType`, `entity` = the entity as the API returns it, `entityId`,
+  `entityType` `timetracking` or `project`, `entityLink`, `traceId`, `triggeredBy`, `changes` always []), the
+  configured header. A deleted entity carries `deletedOn` and `deletedBy`. The receiver has 30 s; a failure is
+  retried with exponential backoff, up to 10 times, and recorded in `lastFailureReason` and the webhook's logs; a
+  webhook that failed more than 10 times in a row is paused (`isActive` false). Entries deleted or unlinked
+  together with their project send no time entry events.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 import math
 import re
 import unicodedata
@@ -78,7 +91,18 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sandbox.core import SimError, SimRequest, SimResponse, Simulator, SlidingWindowLimit, paginate, route
+from sandbox.core import (
+    Delivery,
+    DeliveryAttempt,
+    SimError,
+    SimRequest,
+    SimResponse,
+    Simulator,
+    SlidingWindowLimit,
+    WebhookSender,
+    paginate,
+    route,
+)
 from sandbox.odata import ODataError, compile_filter, compile_order
 
 Row = dict[str, Any]  # a stored entity: its JSON fields, plus internal fields whose names start with "_"
@@ -325,6 +349,28 @@ ABSENCE_FORM: Form = {  # AbsenceForm; the spec requires only userId, an absence
     "isHalfDayOnStart": Field("boolean", default=False),
     "isHalfDayOnEnd": Field("boolean", default=False),
 }
+WEBHOOK_EVENT_TYPES = (  # GET /webhooks/eventtypes: the documented list
+    *("absence_added", "absence_deleted", "absence_updated"),
+    *("company_added", "company_deleted", "company_type_changed", "company_updated"),
+    *("project_added", "project_comment_added", "project_deleted", "projectmember_added", "projectmember_deleted"),
+    *("project_status_changed", "project_type_changed", "project_updated"),
+    *("task_added", "taskassignment_added", "taskassignment_deleted", "task_comment_added", "task_deleted"),
+    *("tasklist_added", "tasklist_deleted", "tasklist_updated", "task_status_changed", "task_type_changed"),
+    *("task_updated", "timetracking_added", "timetracking_updated", "timetracking_deleted"),
+    *("timetracking_type_changed", "user_activation_changed", "user_added", "user_deleted"),
+    *("user_status_changed", "user_updated"),
+)
+WEBHOOK_FORM: Form = {  # WebhookConfigForm
+    "name": Field("string", required=True),
+    "uri": Field("string", required=True),
+    "language": Field("string"),
+    "events": Field("string", required=True),
+    "isActive": Field("boolean", required=True),
+    "onlyTriggerForMainEntityChanges": Field("boolean", default=False),
+    "authenticationType": Field("string", required=True, choices=("none", "header")),
+    "authentication": Field("string"),
+}
+WEBHOOK_MAX_FAILURES = 10  # "fails more than 10 times without a successful response" -> paused
 # the stored fields of a time entry, besides its start instant `_start`
 TIME_ENTRY_FIELDS = (
     "isBillable",
@@ -516,8 +562,13 @@ class AworkSimulator(Simulator):
         api_keys: Iterable[str] = ("awork-sandbox-key",),
         per_second: int | None = 50,
         per_minute: int | None = 1000,
+        *,
+        deliver_webhooks: bool = True,
     ) -> None:
         super().__init__()
+        self.deliveries = WebhookSender(timeout=30.0, max_attempts=1 + WEBHOOK_MAX_FAILURES)
+        self.deliveries.enabled = deliver_webhooks
+        self._webhooks: dict[str, Row] = {}
         self.api_keys = frozenset(api_keys)
         self._windows = {
             label: _Window(limit, seconds)
@@ -923,6 +974,7 @@ class AworkSimulator(Simulator):
         self._add_task_statuses(project["id"], (("To do", "todo"), ("In progress", "progress"), ("Done", "done")))
         if template:
             self._copy_template(project["id"], template)
+        self._notify("project_added", lambda: self._project_json(project))
         return project
 
     def _copy_template(self, project_id: str, template: Row) -> None:
@@ -936,10 +988,12 @@ class AworkSimulator(Simulator):
         self._check_references(values, self._project_references())
         project |= values
         self._touch(project)
+        self._notify("project_updated", lambda: self._project_json(project))
 
     def _delete_project(self, project_id: str, delete_time_entries: bool) -> None:
         """Remove a project with its task lists, tasks and task statuses; its time entries are deleted too, or
         kept without project and task (a change: `updatedOn` moves)."""
+        self._notify("project_deleted", lambda: self._project_json(self._projects[project_id]) | self._deletion())
         for entry in [e for e in self._time_entries.values() if e["projectId"] == project_id]:
             if delete_time_entries:
                 del self._time_entries[entry["id"]]
@@ -979,6 +1033,7 @@ class AworkSimulator(Simulator):
         requested = validate(request.body, PROJECT_KEY_FORM)["projectKey"]
         project["projectKey"] = self._claimed_key(requested, SET_KEY, owner=project["id"])
         self._touch(project)
+        self._notify("project_updated", lambda: self._project_json(project))
         return self._project_json(project)
 
     @route("POST", "/projects/{projectId}/delete")
@@ -1299,6 +1354,7 @@ class AworkSimulator(Simulator):
         entry = self._new(self._checked_time_entry(values, start, duration) | {"isExternal": False}, versioned=True)
         self._time_entries[entry["id"]] = entry
         self._track(entry, 1)
+        self._notify("timetracking_added", lambda: self._time_entry_json(entry))
         return entry
 
     def _update_time_entry(self, entry: Row, values: Mapping[str, Any]) -> None:
@@ -1310,8 +1366,10 @@ class AworkSimulator(Simulator):
         entry |= fields
         self._track(entry, 1)
         self._touch(entry)
+        self._notify("timetracking_updated", lambda: self._time_entry_json(entry))
 
     def _delete_time_entry(self, entry: Row) -> None:
+        self._notify("timetracking_deleted", lambda: self._time_entry_json(entry) | self._deletion())
         self._track(entry, -1)
         del self._time_entries[entry["id"]]
 
@@ -1394,6 +1452,109 @@ class AworkSimulator(Simulator):
     def delete_absence_endpoint(self, request: SimRequest) -> SimResponse:
         del self._absences[self._found(self._absences, request.path_params["absenceId"], "absence")["id"]]
         return SimResponse(204, empty=True)
+
+    # --- webhooks -------------------------------------------------------------------------------------------------
+    def _webhook_json(self, webhook: Row) -> dict[str, Any]:
+        return _public(webhook)
+
+    def _webhook_values(self, request: SimRequest) -> dict[str, Any]:
+        """A validated `WebhookConfigForm`: known event types, and `name=value` for header authentication."""
+        values = validate(request.body, WEBHOOK_FORM)
+        unknown = [event for event in values["events"].split(",") if event.strip() not in WEBHOOK_EVENT_TYPES]
+        if unknown:
+            raise validation_failed(("Events", f"Unknown event types: {', '.join(unknown)}."))
+        name, equals, _ = (values["authentication"] or "").partition("=")
+        if values["authenticationType"] == "header" and not (name.strip() and equals):
+            raise validation_failed(("Authentication", "'Authentication' must be 'headername=headervalue'."))
+        return values
+
+    @route("GET", "/webhooks")
+    def list_webhooks(self, request: SimRequest) -> SimResponse:
+        return self._page(request, [self._webhook_json(webhook) for webhook in self._webhooks.values()])
+
+    @route("POST", "/webhooks")
+    def post_webhook(self, request: SimRequest) -> dict[str, Any]:
+        webhook = self._new(self._webhook_values(request) | {"receiverType": "custom", "lastFailureReason": None})
+        self._webhooks[webhook["id"]] = webhook | {"_logs": [], "_failures": 0}
+        return self._webhook_json(webhook)
+
+    @route("GET", "/webhooks/eventtypes")
+    def list_webhook_event_types(self, request: SimRequest) -> list[str]:
+        return list(WEBHOOK_EVENT_TYPES)
+
+    @route("GET", "/webhooks/{webhookId}")
+    def get_webhook(self, request: SimRequest) -> dict[str, Any]:
+        return self._webhook_json(self._found(self._webhooks, request.path_params["webhookId"], "webhook"))
+
+    @route("PUT", "/webhooks/{webhookId}")
+    def put_webhook(self, request: SimRequest) -> dict[str, Any]:
+        """Replace the form; re-activating a paused webhook starts its failure count anew."""
+        webhook = self._found(self._webhooks, request.path_params["webhookId"], "webhook")
+        webhook |= self._webhook_values(request) | {"_failures": 0}
+        self._touch(webhook)
+        return self._webhook_json(webhook)
+
+    @route("DELETE", "/webhooks/{webhookId}")
+    def delete_webhook(self, request: SimRequest) -> SimResponse:
+        del self._webhooks[self._found(self._webhooks, request.path_params["webhookId"], "webhook")["id"]]
+        return SimResponse(204, empty=True)
+
+    @route("GET", "/webhooks/{webhookId}/logs")
+    def list_webhook_logs(self, request: SimRequest) -> SimResponse:
+        webhook = self._found(self._webhooks, request.path_params["webhookId"], "webhook")
+        return self._page(request, list(webhook["_logs"]))
+
+    def _deletion(self) -> dict[str, Any]:
+        """The deletion metadata a deleted entity carries in its webhook payload."""
+        return {"deletedOn": _iso(self._now()), "deletedBy": self.me}
+
+    def _notify(self, event_type: str, render: Callable[[], dict[str, Any]]) -> None:
+        """Post `event_type` of an entity (`render` gives its JSON) to every active webhook subscribed to it."""
+        webhooks = [
+            webhook
+            for webhook in self._webhooks.values()
+            if webhook["isActive"] and event_type in {e.strip() for e in webhook["events"].split(",")}
+        ]
+        if not webhooks:
+            return
+        entity = render()
+        entity_type = event_type.rsplit("_", 1)[0]
+        link = f"https://{self.workspace['url']}.awork.com/{entity_type}s/{entity['id']}"
+        me = self._users[self.me]
+        payload = {
+            "timestamp": _iso(self._now()),
+            "eventType": event_type,
+            "entity": entity,
+            "entityId": entity["id"],
+            "entityType": entity_type,
+            "entityLink": link,
+            "traceId": uuid.uuid4().hex,
+            "triggeredBy": _pick(me, "id", "firstName", "lastName"),
+            "changes": [],
+        }
+        body = json.dumps(payload).encode()
+        for webhook in webhooks:
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+            if webhook["authenticationType"] == "header":
+                name, _, value = webhook["authentication"].partition("=")
+                headers[name.strip()] = value
+            on_attempt = functools.partial(self._delivered, webhook["id"])
+            self.deliveries.send(Delivery(webhook["uri"], lambda h=headers: (body, h), on_attempt))
+
+    def _delivered(self, webhook_id: str, attempt: DeliveryAttempt) -> None:
+        """Log an attempt on its webhook; a failure is its `lastFailureReason`, too many in a row pause it."""
+        with self.lock:
+            webhook = self._webhooks.get(webhook_id)
+            if webhook is None:
+                return
+            log = {"message": attempt.body.decode(), "webhookId": webhook_id, "responseCode": attempt.status or 0}
+            log |= {"createdOn": _iso(self._now()), "reason": None if attempt.succeeded else attempt.reason}
+            webhook["_logs"].append(log | {"isSuccessful": attempt.succeeded})
+            webhook["_failures"] = 0 if attempt.succeeded else webhook["_failures"] + 1
+            if not attempt.succeeded:
+                webhook["lastFailureReason"] = attempt.reason
+            if webhook["_failures"] > WEBHOOK_MAX_FAILURES:
+                webhook["isActive"] = False
 
     # --- direct Python API (tests, demo seeding; not logged) -------------------------------------------------------
     @_locked

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import re
 import socket
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import uvicorn
 
 JSON = Any
@@ -389,6 +391,103 @@ class Simulator:
         await send({"type": "http.response.body", "body": payload})
 
 
+@dataclass
+class DeliveryAttempt:
+    """One attempt to deliver a webhook: the receiver's status, or why there was none (refused, timeout)."""
+
+    url: str
+    attempt: int
+    status: int | None
+    error: str | None
+    body: bytes
+    headers: dict[str, str]
+    at: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def reason(self) -> str:
+        """Why it failed, as the APIs report it (e.g. `HTTP 401`, `ConnectError`)."""
+        return self.error or f"HTTP {self.status}"
+
+
+@dataclass
+class Delivery:
+    """A webhook to post: `render` gives its body and headers, once, when it is first sent (so a change made in a
+    request is rendered after the request's other changes); `on_attempt` hears of every attempt."""
+
+    url: str
+    render: Callable[[], tuple[bytes, dict[str, str]]]
+    on_attempt: Callable[[DeliveryAttempt], None] | None = None
+    attempt: int = 0
+    rendered: tuple[bytes, dict[str, str]] | None = None
+
+
+class WebhookSender:
+    """Posts webhook deliveries from background threads, so an API answer is never delayed by its webhooks: each
+    attempt has a timeout, a failed one (no 2xx) is retried after an exponential backoff (`backoff`, doubling), at
+    most `max_attempts` times; every attempt is kept in `attempts`. `enabled = False` sends nothing (tests that
+    register webhooks without a receiver)."""
+
+    def __init__(self, *, timeout: float, max_attempts: int, backoff: float = 1.0, workers: int = 4) -> None:
+        self.enabled = True
+        self.timeout, self.max_attempts, self.backoff = timeout, max_attempts, backoff
+        self.attempts: list[DeliveryAttempt] = []
+        self._queue: queue.Queue[Delivery] = queue.Queue()
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def send(self, delivery: Delivery) -> None:
+        if not self.enabled:
+            return
+        with self._idle:
+            self._pending += 1
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name="webhook-sender", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._queue.put(delivery)
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Wait until every delivery succeeded or gave up; False if some are still going after `timeout`."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _work(self) -> None:
+        with httpx.Client(timeout=self.timeout) as client:
+            while True:
+                delivery = self._queue.get()
+                attempt = self._post(client, delivery)
+                if delivery.on_attempt:
+                    delivery.on_attempt(attempt)
+                if attempt.succeeded or delivery.attempt >= self.max_attempts:
+                    with self._idle:
+                        self._pending -= 1
+                        self._idle.notify_all()
+                    continue
+                retry = threading.Timer(self.backoff * 2 ** (delivery.attempt - 1), self._queue.put, [delivery])
+                retry.daemon = True
+                retry.start()
+
+    def _post(self, client: httpx.Client, delivery: Delivery) -> DeliveryAttempt:
+        if delivery.rendered is None:
+            delivery.rendered = delivery.render()
+        body, headers = delivery.rendered
+        delivery.attempt += 1
+        status, error = None, None
+        try:
+            status = client.post(delivery.url, content=body, headers=headers).status_code
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        attempt = DeliveryAttempt(delivery.url, delivery.attempt, status, error, body, headers, time.time())
+        self.attempts.append(attempt)
+        return attempt
+
+
 def paginate(items: list[Any], page: int, per_page: int) -> list[Any]:
     """The `page`-th slice (1-based) of `items`."""
     start = (max(page, 1) - 1) * per_page
@@ -396,9 +495,10 @@ def paginate(items: list[Any], page: int, per_page: int) -> list[Any]:
 
 
 class ServedSimulator:
-    """A simulator served by uvicorn on a loopback port in a background thread (real HTTP)."""
+    """A simulator (or any ASGI app, e.g. timebridge's webhook receiver) served by uvicorn on a loopback port in a
+    background thread (real HTTP)."""
 
-    def __init__(self, app: Simulator, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: Any, port: int = 0, host: str = "127.0.0.1") -> None:
         self.app = app
         self.host = host
         self.port = port or _free_port(host)
@@ -408,7 +508,7 @@ class ServedSimulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}{self.app.base_path}"
+        return f"http://{self.host}:{self.port}{getattr(self.app, 'base_path', '')}"
 
     def start(self) -> ServedSimulator:
         self._thread.start()

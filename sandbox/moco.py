@@ -8,16 +8,31 @@ with `X-Page`/`X-Per-Page`/`X-Total` and a `Link: rel="next"` only when a next p
 creates answering 200, `DELETE /projects/{id}` answering 200 with an empty body, DELETE of a task, contract or
 activity answering 204, tags returned sorted, activities created for the `X-IMPERSONATE-USER-ID` user.
 Choices where the docs are silent are marked UNCONFIRMED where they are implemented.
+
+Web hooks (`/account/web_hooks`): every create, update and delete of a project, task, contract, activity, company
+or user, through the API or the Python API (a user in MOCO's web UI), is posted to each enabled web hook of its
+target and event from a background thread (`deliveries`, a `WebhookSender`), with the documented headers
+(`X-Moco-Target`, `X-Moco-Event`, `X-Moco-Timestamp` in ms, `X-Moco-Signature` = hex HMAC-SHA256 of the raw body
+keyed with `webhook_secret`, `X-Moco-User-Id`, `X-Moco-Account-Url`, `X-Moco-Origin` `api` or empty). UNCONFIRMED:
+one signing key per account (`webhook_secret`; MOCO shows "the" key in its web hook overview); the body is the
+record as the API returns it, rendered when the delivery is first sent (a moment after the change); a `delete`
+carries only the id. The receiver has 10 s; failures are retried with exponential backoff (8 attempts here), and a
+web hook that failed 500 times in a row is disabled. Schedules are not simulated, so their web hooks never fire.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import math
 import re
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -28,12 +43,15 @@ from urllib.parse import urlencode, urlparse
 
 from sandbox.core import (
     JSON,
+    Delivery,
+    DeliveryAttempt,
     FaultRule,
     SimError,
     SimRequest,
     SimResponse,
     Simulator,
     SlidingWindowLimit,
+    WebhookSender,
     paginate,
     route,
 )
@@ -63,6 +81,27 @@ REMOTE_SERVICES = frozenset(
     }
 )
 IMPERSONATE_HEADER = "x-impersonate-user-id"
+WEB_HOOK_TARGETS = frozenset(  # the spec's `WebHookTarget`
+    {
+        *("Activity", "Comment", "Company", "Contact", "Contract", "Deal", "Expense", "Invoice", "Invoice::Approval"),
+        *("Invoice::BookkeepingExport", "Invoice::Payment", "InvoiceDraft", "InvoiceReminder", "Offer"),
+        *("PlanningEntry", "Presence", "Project", "Project::PaymentSchedule", "ProjectGroup", "Purchase"),
+        *("Purchase::Approval", "Purchase::BookkeepingExport", "Purchase::Draft", "Purchase::Order"),
+        *("Purchase::Payment", "RecurringExpense", "Schedule", "Task", "User", "User::HolidayRequest"),
+        *("User::AbsenceRequest", "User::PeriodLockOverride", "User::WorkTimeAdjustment"),
+    }
+)
+WEB_HOOK_EVENTS = ("create", "update", "delete")
+WEB_HOOK_MAX_FAILURES = 500  # then MOCO disables the web hook
+# the web hook target of each simulated record kind
+_TARGETS = {
+    "project": "Project",
+    "task": "Task",
+    "contract": "Contract",
+    "activity": "Activity",
+    "company": "Company",
+    "user": "User",
+}
 ACCESS_DENIED = {"errors": ["Access denied"]}
 RATE_LIMIT_HEADER = "X-RateLimit-Limit"
 NOT_STAFFED = "the user is not assigned to the project"
@@ -87,6 +126,7 @@ class _Record:
     attrs: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    kind: str = ""  # project, task, ... (`_ids`): which web hooks hear of its changes
 
     def json(self) -> JSON:
         """The attributes as the API returns them, with id and timestamps."""
@@ -439,6 +479,13 @@ def _unaliased(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {**renamed, **{name: value for name, value in payload.items() if name not in _ALIASES}}
 
 
+def _check_hook(payload: Mapping[str, Any], errors: Errors) -> None:
+    """A web hook's `hook` must be an http(s) URL."""
+    hook = payload.get("hook")
+    if not isinstance(hook, str) or urlparse(hook).scheme not in ("http", "https") or not urlparse(hook).netloc:
+        errors["hook"] = ["is invalid"]
+
+
 def _payload(request: SimRequest) -> dict[str, Any]:
     """The request's JSON object (no body reads as `{}`); 422 `{"message": "Invalid payload"}` otherwise."""
     if request.body is None:
@@ -714,12 +761,22 @@ class MocoSimulator(Simulator):
         *,
         task_templates: Sequence[str] = (),
         read_only_keys: Iterable[str] = (),
+        webhook_secret: str | None = None,
+        deliver_webhooks: bool = True,
     ) -> None:
         """`task_templates`: names of the account's task templates flagged `project_default`; projects created
         through the API get one task per name (the recorded account had "Projektleitung", "Entwicklung", "Grafik").
         `read_only_keys`: account keys with read-only access (see the class docstring).
+        `webhook_secret`: the account's web hook signing key (default: a random one, 32 hex characters);
+        `deliver_webhooks` False: web hooks can be managed, but nothing is posted.
         """
         super().__init__()
+        self.webhook_secret = webhook_secret or uuid.uuid4().hex
+        self.deliveries = WebhookSender(timeout=10.0, max_attempts=8)
+        self.deliveries.enabled = deliver_webhooks
+        self._web_hooks: dict[int, _Record] = {}
+        self._web_hook_failures: dict[int, int] = {}
+        self._via_api = threading.local()  # whether the current thread is answering an API request
         self.read_only_keys = frozenset(read_only_keys)
         self.api_keys = frozenset(api_keys) | self.read_only_keys
         self.task_templates = tuple(task_templates)
@@ -738,6 +795,7 @@ class MocoSimulator(Simulator):
                 ("activity", 1_015_000_001),
                 ("invoice", 2_700_001),
                 ("schedule", 611_000_001),
+                ("web_hook", 73_000_001),
             )
         }
         self._project_numbers = count(1)
@@ -770,8 +828,13 @@ class MocoSimulator(Simulator):
     def handle(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
     ) -> tuple[SimResponse, SimRequest | None, FaultRule | None]:
-        """Every answer names the account's rate limit while one is enforced (see the class docstring)."""
-        response, request, fault = super().handle(method, path, query, headers, raw)
+        """Every answer names the account's rate limit while one is enforced (see the class docstring); changes
+        made while answering a request are web hook deliveries with `X-Moco-Origin: api`."""
+        self._via_api.active = True
+        try:
+            response, request, fault = super().handle(method, path, query, headers, raw)
+        finally:
+            self._via_api.active = False
         if self.limits:
             response.headers = {**response.headers, RATE_LIMIT_HEADER: str(self.limits[0].limit)}
         return response, request, fault
@@ -879,6 +942,7 @@ class MocoSimulator(Simulator):
         if self._has_activities(project_id=project.id):
             raise SimError(422, {"errors": {"base": ["Project has activities and cannot be deleted"]}})
         del self._projects[project.id], self._tasks[project.id], self._contracts[project.id]
+        self._notify(project, "delete")
         return SimResponse(200, empty=True)
 
     # --- project tasks ----------------------------------------------------------------------------------------
@@ -918,6 +982,7 @@ class MocoSimulator(Simulator):
         if self._has_activities(task_id=task.id):
             raise SimError(422, {"errors": {"base": ["Task has activities and cannot be deleted"]}})
         del self._tasks[project.id][task.id]
+        self._notify(task, "delete")
         project.updated_at = self._tick()
         return SimResponse(204, empty=True)
 
@@ -956,6 +1021,7 @@ class MocoSimulator(Simulator):
         if self._has_activities(project_id=project.id, user_id=contract.attrs["user_id"]):
             raise SimError(422, {"errors": {"base": ["The person has tracked hours on this project"]}})
         del self._contracts[project.id][contract.id]
+        self._notify(contract, "delete")
         project.updated_at = self._tick()
         return SimResponse(204, empty=True)
 
@@ -1024,6 +1090,7 @@ class MocoSimulator(Simulator):
         activity, 422 for a billed one (see `_editable_activity`)."""
         activity = self._editable_activity(request)
         del self._activities[activity.id]
+        self._notify(activity, "delete")
         return SimResponse(204, empty=True)
 
     # --- schedules (absences) ---------------------------------------------------------------------------------
@@ -1094,6 +1161,119 @@ class MocoSimulator(Simulator):
         company = self._lookup(self._companies, request.path_params["id"])
         self._commit(company, self._company_attrs(company.attrs, _payload(request), company.attrs["type"]))
         return self._company_json(company)
+
+    # --- web hooks --------------------------------------------------------------------------------------------
+    @route("GET", "/account/web_hooks")
+    def list_web_hooks(self, request: SimRequest) -> SimResponse:
+        hooks = (hook.json() for hook in self._web_hooks.values())
+        return _page(request, _select(hooks, _global_filters(request)))
+
+    @route("POST", "/account/web_hooks")
+    def create_web_hook(self, request: SimRequest) -> JSON:
+        """`target` (the spec's `WebHookTarget`), `event` (create, update, delete) and `hook` (an http(s) URL) are
+        required; 422 with field errors otherwise (UNCONFIRMED: the messages)."""
+        payload = _payload(request)
+        errors: Errors = {}
+        if payload.get("target") not in WEB_HOOK_TARGETS:
+            errors["target"] = ["is not included in the list"]
+        if payload.get("event") not in WEB_HOOK_EVENTS:
+            errors["event"] = ["is not included in the list"]
+        _check_hook(payload, errors)
+        _reject(errors)
+        attrs = {"target": payload["target"], "event": payload["event"], "hook": payload["hook"]}
+        return self._insert(self._web_hooks, "web_hook", attrs | {"disabled": False, "disabled_at": None}).json()
+
+    @route("GET", "/account/web_hooks/{id}")
+    def show_web_hook(self, request: SimRequest) -> JSON:
+        return self._lookup(self._web_hooks, request.path_params["id"]).json()
+
+    @route("PUT", "/account/web_hooks/{id}")
+    def put_web_hook(self, request: SimRequest) -> JSON:
+        return self._update_web_hook_route(request)
+
+    @route("PATCH", "/account/web_hooks/{id}")
+    def patch_web_hook(self, request: SimRequest) -> JSON:
+        return self._update_web_hook_route(request)
+
+    @route("DELETE", "/account/web_hooks/{id}")
+    def delete_web_hook(self, request: SimRequest) -> JSON:
+        """200 with the deleted web hook, as the spec says (no real answer is recorded)."""
+        hook = self._lookup(self._web_hooks, request.path_params["id"])
+        del self._web_hooks[hook.id]
+        return hook.json()
+
+    @route("PUT", "/account/web_hooks/{id}/disable")
+    def disable_web_hook(self, request: SimRequest) -> JSON:
+        return self._switch_web_hook(request, disabled=True)
+
+    @route("PUT", "/account/web_hooks/{id}/enable")
+    def enable_web_hook(self, request: SimRequest) -> JSON:
+        return self._switch_web_hook(request, disabled=False)
+
+    def _update_web_hook_route(self, request: SimRequest) -> JSON:
+        """Only `hook` can be changed; target and event are ignored (as documented)."""
+        hook = self._lookup(self._web_hooks, request.path_params["id"])
+        payload, errors = _payload(request), {}
+        _check_hook(payload, errors)
+        _reject(errors)
+        self._commit(hook, {**hook.attrs, "hook": payload["hook"]})
+        return hook.json()
+
+    def _switch_web_hook(self, request: SimRequest, *, disabled: bool) -> JSON:
+        hook = self._lookup(self._web_hooks, request.path_params["id"])
+        self._web_hook_failures.pop(hook.id, None)
+        disabled_at = _stamp(self._tick()) if disabled else None
+        self._commit(hook, {**hook.attrs, "disabled": disabled, "disabled_at": disabled_at})
+        return hook.json()
+
+    def _notify(self, record: _Record, event: str) -> None:
+        """Post a record's change to every enabled web hook of its target and event (see the module docstring)."""
+        target = _TARGETS.get(record.kind)
+        hooks = [
+            hook
+            for hook in self._web_hooks.values()
+            if (hook.attrs["target"], hook.attrs["event"]) == (target, event) and not hook.attrs["disabled"]
+        ]
+        if not hooks:
+            return
+        occurred = str(int(time.time() * 1000))
+        origin = "api" if getattr(self._via_api, "active", False) else ""
+        for hook in hooks:
+            render = partial(self._delivery, record, event, {"X-Moco-Timestamp": occurred, "X-Moco-Origin": origin})
+            self.deliveries.send(Delivery(hook.attrs["hook"], render, partial(self._delivered, hook.id)))
+
+    def _delivery(self, record: _Record, event: str, stamps: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of a delivery; a `delete` (or a record gone since) carries only the id."""
+        renderers: dict[str, Callable[[_Record], JSON]] = {
+            "project": self._project_json,
+            "contract": self._contract_json,
+            "activity": self._activity_json,
+            "company": self._company_json,
+        }
+        record_json: JSON = {"id": record.id}
+        if event != "delete":
+            with self.lock, suppress(KeyError):  # deleted meanwhile (a project's tasks go with it): only the id
+                record_json = renderers.get(record.kind, _Record.json)(record)
+        body = json.dumps(record_json).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Moco-Target": _TARGETS[record.kind],
+            "X-Moco-Event": event,
+            "X-Moco-Signature": hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest(),
+            "X-Moco-User-Id": str(self.api_user_id),
+            "X-Moco-Account-Url": "https://sandbox.mocoapp.com",
+            **stamps,
+        }
+        return body, headers
+
+    def _delivered(self, hook_id: int, attempt: DeliveryAttempt) -> None:
+        """Count failures in a row; at 500 MOCO disables the web hook."""
+        with self.lock:
+            hook = self._web_hooks.get(hook_id)
+            failures = 0 if attempt.succeeded else self._web_hook_failures.get(hook_id, 0) + 1
+            self._web_hook_failures[hook_id] = failures
+            if hook is not None and failures >= WEB_HOOK_MAX_FAILURES:
+                self._commit(hook, {**hook.attrs, "disabled": True, "disabled_at": _stamp(self._tick())})
 
     # --- direct Python API (tests and demo seeding: no HTTP, not logged, API-shaped answers) ------------------
     def define_custom_property(
@@ -1317,8 +1497,9 @@ class MocoSimulator(Simulator):
     ) -> _Record:
         """Store a new record with the next id of `kind`; `at` lets records created together share one change."""
         stamp = at or self._tick()
-        record = _Record(next(self._ids[kind]), attrs, stamp, stamp)
+        record = _Record(next(self._ids[kind]), attrs, stamp, stamp, kind)
         table[record.id] = record
+        self._notify(record, "create")
         return record
 
     def _commit(self, record: _Record, attrs: dict[str, Any]) -> bool:
@@ -1327,6 +1508,7 @@ class MocoSimulator(Simulator):
             return False
         record.attrs = attrs
         record.updated_at = self._tick()
+        self._notify(record, "update")
         return True
 
     def _lookup(self, table: dict[int, _Record], raw_id: int | str) -> _Record:

@@ -1,5 +1,5 @@
-"""The layers depend downwards only (cli/flows -> tasks -> connectors -> models), and the product on nothing of the
-simulators: `sandbox/` drives it, never the other way round."""
+"""The layers depend downwards only (cli -> flows and the webhook receiver -> tasks -> connectors -> models), and
+the product on nothing of the simulators: `sandbox/` drives it, never the other way round."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-PRODUCT = ("flows", "tasks", "connectors", "models", "cli")
+PRODUCT = ("flows", "tasks", "connectors", "models", "cli", "webhooks")
 
 
 def imported_modules(source: Path) -> set[str]:
@@ -42,10 +42,11 @@ def test_the_product_imports_nothing_from_the_sandbox(package):
 @pytest.mark.parametrize(
     ("package", "above"),
     [
-        ("models", {"connectors", "tasks", "flows", "cli"}),
-        ("connectors", {"tasks", "flows", "cli"}),
-        ("tasks", {"flows", "cli"}),
-        ("flows", {"cli"}),
+        ("models", {"connectors", "tasks", "flows", "webhooks", "cli"}),
+        ("connectors", {"tasks", "flows", "webhooks", "cli"}),
+        ("tasks", {"flows", "webhooks", "cli"}),
+        ("flows", {"webhooks", "cli"}),
+        ("webhooks", {"flows", "cli"}),
     ],
 )
 def test_a_layer_imports_nothing_from_the_layers_above_it(package, above):

@@ -1,5 +1,6 @@
 """The awork simulator over real HTTP; every exchange is checked against the official OpenAPI spec."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -821,3 +822,54 @@ def test_invalid_absences_are_400(client: httpx.Client, absentee: dict[str, Any]
     response = client.post("/absences", json=absence_form(absentee, **fields))
     assert response.status_code == 400, response.text
     assert [problem["property"] for problem in response.json()["validationErrors"]] == [prop]
+
+# --- webhooks -------------------------------------------------------------------------------------------------------
+NOWHERE = "http://127.0.0.1:9/hook"  # nothing listens there: every delivery fails with ConnectError
+WEBHOOK = {
+    "name": "n8n: time",
+    "uri": NOWHERE,
+    "events": "timetracking_added,project_added",
+    "isActive": True,
+    "authenticationType": "header",
+    "authentication": "X-Token=abc",
+}
+
+
+def test_webhooks_are_created_listed_updated_and_deleted(client):
+    created = ok(client.post("/webhooks", json=WEBHOOK | {"isActive": False}))
+    assert created["receiverType"] == "custom" and created["lastFailureReason"] is None
+    assert created["id"] in [hook["id"] for hook in ok(client.get("/webhooks"))]
+    assert "timetracking_deleted" in ok(client.get("/webhooks/eventtypes"))
+
+    updated = ok(client.put(f"/webhooks/{created['id']}", json=WEBHOOK | {"isActive": False, "name": "renamed"}))
+    assert (updated["name"], updated["authentication"]) == ("renamed", "X-Token=abc")
+
+    assert client.delete(f"/webhooks/{created['id']}").status_code == 204
+    assert error_code(client.get(f"/webhooks/{created['id']}"), 404) == "not-found"
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"events": "timetracking_added,tea_time"}, "Events"),
+        ({"authentication": "no-equals-sign"}, "Authentication"),
+        ({"authenticationType": "basic"}, "AuthenticationType"),
+    ],
+)
+def test_a_webhook_with_unknown_events_or_a_bad_authentication_is_refused(client, changes, problem):
+    assert invalid_properties(client.post("/webhooks", json=WEBHOOK | changes)) == [problem]
+
+
+def test_a_webhook_failing_more_than_ten_times_in_a_row_is_paused_with_its_last_failure(client, sim, monkeypatch):
+    monkeypatch.setattr(sim.deliveries, "backoff", 0.001)
+    webhook = ok(client.post("/webhooks", json=WEBHOOK))
+
+    sim.add_project("Delivered nowhere")  # as a user would, in awork's UI
+    assert sim.deliveries.wait(10)
+
+    paused = ok(client.get(f"/webhooks/{webhook['id']}"))
+    assert (paused["isActive"], paused["lastFailureReason"]) == (False, "ConnectError")
+    logs = ok(client.get(f"/webhooks/{webhook['id']}/logs", params={"pageSize": 100}))
+    assert len(logs) == 11 and {log["reason"] for log in logs} == {"ConnectError"}
+    assert json.loads(logs[0]["message"])["eventType"] == "project_added"
+    client.delete(f"/webhooks/{webhook['id']}")

@@ -996,3 +996,50 @@ def test_invalid_absences_are_rejected_with_field_errors(api: httpx.Client, body
 def test_without_user_id_the_absence_is_the_acting_users(api: httpx.Client, sim: MocoSimulator) -> None:
     created = schedule_json(api.post("/schedules", json={"date": "2026-08-03", "absence_code": "5"}))
     assert isinstance(created, dict) and created["user"]["id"] == sim.api_user_id
+
+# --- web hooks ------------------------------------------------------------------------------------------------------
+NOWHERE = "http://127.0.0.1:9/hook"  # nothing listens there: every delivery fails with ConnectError
+
+
+def test_web_hooks_are_created_moved_disabled_enabled_and_deleted(api: httpx.Client) -> None:
+    created = api.post("/account/web_hooks", json={"target": "Project", "event": "update", "hook": NOWHERE}).json()
+    assert (created["target"], created["event"], created["disabled"]) == ("Project", "update", False)
+    hook_id = created["id"]
+    assert hook_id in ids(api.get("/account/web_hooks"))
+
+    moved = api.put(f"/account/web_hooks/{hook_id}", json={"hook": "https://example.org/new"}).json()
+    assert (moved["hook"], moved["target"]) == ("https://example.org/new", "Project")
+    assert api.put(f"/account/web_hooks/{hook_id}/disable").json()["disabled"] is True
+    assert api.put(f"/account/web_hooks/{hook_id}/enable").json()["disabled_at"] is None
+
+    assert api.delete(f"/account/web_hooks/{hook_id}").json()["id"] == hook_id
+    assert api.get(f"/account/web_hooks/{hook_id}").status_code == 404
+
+
+def test_a_web_hook_needs_a_known_target_and_event_and_a_url(api: httpx.Client, off_spec_requests: None) -> None:
+    response = api.post("/account/web_hooks", json={"target": "Spaceship", "event": "launch", "hook": "ftp://x"})
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"target", "event", "hook"}
+
+
+def test_a_deleted_task_is_delivered_signed_with_only_its_id(
+    api: httpx.Client, sim: MocoSimulator, customer: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import hmac
+    import json
+
+    monkeypatch.setattr(sim.deliveries, "max_attempts", 1)
+    project = sim.add_project("Hooked", customer_id=customer, tasks=["Design"])
+    task_id = project["tasks"][0]["id"]
+    hook = api.post("/account/web_hooks", json={"target": "Task", "event": "delete", "hook": NOWHERE}).json()
+
+    assert api.delete(f"/projects/{project['id']}/tasks/{task_id}").status_code == 204
+    assert sim.deliveries.wait(10)
+
+    [attempt] = [a for a in sim.deliveries.attempts if json.loads(a.body) == {"id": task_id}]
+    signature = hmac.new(sim.webhook_secret.encode(), attempt.body, hashlib.sha256).hexdigest()
+    assert attempt.headers["X-Moco-Signature"] == signature
+    assert (attempt.headers["X-Moco-Target"], attempt.headers["X-Moco-Event"]) == ("Task", "delete")
+    assert attempt.headers["X-Moco-Origin"] == "api" and attempt.headers["X-Moco-Timestamp"].isdigit()
+    api.delete(f"/account/web_hooks/{hook['id']}")
