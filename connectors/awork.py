@@ -295,6 +295,7 @@ class AworkAbsenceForm(AworkModel):
             == (self.is_half_day_on_start, self.is_half_day_on_end)
         )
 
+
 class AworkWebhook(AworkModel):
     """A webhook (`WebhookConfig`): where awork posts which events, with which authentication header."""
 

@@ -134,6 +134,7 @@ class MocoSchedule(MocoModel):
     user: MocoUserRef | None = None
     updated_at: datetime | None = None
 
+
 class MocoWebHook(MocoModel):
     """An account web hook: MOCO posts `event`s of `target` records to `hook`, signed with the account's key."""
 

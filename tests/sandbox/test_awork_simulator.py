@@ -823,6 +823,7 @@ def test_invalid_absences_are_400(client: httpx.Client, absentee: dict[str, Any]
     assert response.status_code == 400, response.text
     assert [problem["property"] for problem in response.json()["validationErrors"]] == [prop]
 
+
 # --- webhooks -------------------------------------------------------------------------------------------------------
 NOWHERE = "http://127.0.0.1:9/hook"  # nothing listens there: every delivery fails with ConnectError
 WEBHOOK = {

@@ -997,6 +997,7 @@ def test_without_user_id_the_absence_is_the_acting_users(api: httpx.Client, sim:
     created = schedule_json(api.post("/schedules", json={"date": "2026-08-03", "absence_code": "5"}))
     assert isinstance(created, dict) and created["user"]["id"] == sim.api_user_id
 
+
 # --- web hooks ------------------------------------------------------------------------------------------------------
 NOWHERE = "http://127.0.0.1:9/hook"  # nothing listens there: every delivery fails with ConnectError
 
