@@ -16,7 +16,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from cli import app
-from models.migrate import upgrade
+from models.migrate import head, upgrade
 from models.settings import get_settings
 from models.store import engine_for, open_store
 from sandbox.awork import AworkSimulator
@@ -104,7 +104,7 @@ def test_a_correct_setup_is_all_well(setup):
         "OK      MOCO users in awork: all 6 active MOCO users have an awork account",
         "INFO    awork users in MOCO: 1 awork user(s) without a MOCO account (normal for freelancers; their time is "
         "not pushed to MOCO): Max Klein (max@freelance.example)",
-        f"OK      store: sqlite:///{setup.tmp_path}/timebridge.db, schema at the latest revision 0007",
+        f"OK      store: sqlite:///{setup.tmp_path}/timebridge.db, schema at the latest revision {head()}",
         "OK      Upwork connection: connected as Alex S.; 3 organisation(s) selected",
         "INFO    Prefect API: no Prefect server configured (PREFECT_API_URL is not set): flows run with `timebridge "
         "run`, none on a schedule",
@@ -266,7 +266,7 @@ BROKEN: dict[str, tuple[Callable[[Setup], None], list[str]]] = {
     "store not migrated": (
         lambda s: new_store(s, "0005"),
         [
-            "PROBLEM store: sqlite:///{tmp}/other.db is at revision 0005, timebridge needs 0007",
+            "PROBLEM store: sqlite:///{tmp}/other.db is at revision 0005, timebridge needs {head}",
             "        fix: run `timebridge db upgrade`",
         ],
     ),
@@ -291,7 +291,7 @@ def test_a_broken_piece_is_named_with_its_fix(setup, broken):
     assert code == 1, "\n".join(lines)
     shown = "\n".join(lines)
     for line in expected:
-        assert line.format(tmp=setup.tmp_path) in lines, shown
+        assert line.format(tmp=setup.tmp_path, head=head()) in lines, shown
     assert lines[-1] == "1 problem(s) to fix", shown
 
 
