@@ -1424,6 +1424,7 @@ class AworkSimulator(Simulator):
     def _create_absence(self, values: Mapping[str, Any]) -> Row:
         absence = self._new(self._absence_fields(values))
         self._absences[absence["id"]] = absence
+        self._notify("absence_added", lambda: _public(absence))
         return absence
 
     @route("GET", "/absences")
@@ -1446,11 +1447,13 @@ class AworkSimulator(Simulator):
         absence = self._found(self._absences, request.path_params["absenceId"], "absence")
         absence |= self._absence_fields(validate(request.body, ABSENCE_FORM))
         self._touch(absence)
+        self._notify("absence_updated", lambda: _public(absence))
         return _public(absence)
 
     @route("DELETE", "/absences/{absenceId}")
     def delete_absence_endpoint(self, request: SimRequest) -> SimResponse:
-        del self._absences[self._found(self._absences, request.path_params["absenceId"], "absence")["id"]]
+        absence = self._absences.pop(self._found(self._absences, request.path_params["absenceId"], "absence")["id"])
+        self._notify("absence_deleted", lambda: _public(absence) | self._deletion())
         return SimResponse(204, empty=True)
 
     # --- webhooks -------------------------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ _TARGETS = {
     "activity": "Activity",
     "company": "Company",
     "user": "User",
+    "schedule": "Schedule",
 }
 ACCESS_DENIED = {"errors": ["Access denied"]}
 RATE_LIMIT_HEADER = "X-RateLimit-Limit"
@@ -1126,6 +1127,7 @@ class MocoSimulator(Simulator):
         """200 with the deleted absence, as the spec declares (UNCONFIRMED: no real answer was recorded)."""
         schedule = self._lookup(self._schedules, request.path_params["id"])
         del self._schedules[schedule.id]
+        self._notify(schedule, "delete")
         return self._schedule_json(schedule)
 
     # --- companies --------------------------------------------------------------------------------------------
@@ -1470,7 +1472,9 @@ class MocoSimulator(Simulator):
 
     def delete_absence(self, schedule_id: int) -> None:
         with self.lock:
-            del self._schedules[self._lookup(self._schedules, schedule_id).id]
+            schedule = self._lookup(self._schedules, schedule_id)
+            del self._schedules[schedule.id]
+            self._notify(schedule, "delete")
 
     def absences(self) -> list[dict]:
         """Every absence as `GET /schedules` returns it (by date, then id)."""
@@ -1847,6 +1851,7 @@ class MocoSimulator(Simulator):
         if schedule is None:
             for other in clashing:
                 del self._schedules[other.id]
+                self._notify(other, "delete")
             return self._insert(self._schedules, "schedule", attrs)
         self._commit(schedule, attrs)
         return schedule

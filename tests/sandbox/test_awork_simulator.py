@@ -874,3 +874,21 @@ def test_a_webhook_failing_more_than_ten_times_in_a_row_is_paused_with_its_last_
     assert len(logs) == 11 and {log["reason"] for log in logs} == {"ConnectError"}
     assert json.loads(logs[0]["message"])["eventType"] == "project_added"
     client.delete(f"/webhooks/{webhook['id']}")
+
+
+def test_absence_changes_are_delivered_to_webhooks_subscribed_to_them(client, sim, absentee, monkeypatch):
+    monkeypatch.setattr(sim.deliveries, "max_attempts", 1)
+    webhook = ok(client.post("/webhooks", json=WEBHOOK | {"events": "absence_added,absence_updated,absence_deleted"}))
+
+    absence = ok(client.post("/absences", json=absence_form(absentee, description="Urlaub")))
+    ok(client.put(f"/absences/{absence['id']}", json=absence_form(absentee, description="Urlaub: Ski")))
+    assert client.delete(f"/absences/{absence['id']}").status_code == 204
+    assert sim.deliveries.wait(10)
+
+    delivered = [json.loads(a.body) for a in sim.deliveries.attempts]
+    assert [(d["eventType"], d["entity"]["id"], d["entity"]["description"]) for d in delivered] == [
+        ("absence_added", absence["id"], "Urlaub"),
+        ("absence_updated", absence["id"], "Urlaub: Ski"),
+        ("absence_deleted", absence["id"], "Urlaub: Ski"),
+    ]
+    client.delete(f"/webhooks/{webhook['id']}")

@@ -1044,3 +1044,28 @@ def test_a_deleted_task_is_delivered_signed_with_only_its_id(
     assert (attempt.headers["X-Moco-Target"], attempt.headers["X-Moco-Event"]) == ("Task", "delete")
     assert attempt.headers["X-Moco-Origin"] == "api" and attempt.headers["X-Moco-Timestamp"].isdigit()
     api.delete(f"/account/web_hooks/{hook['id']}")
+
+
+def test_absences_created_and_deleted_are_delivered_to_schedule_web_hooks(
+    api: httpx.Client, sim: MocoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.setattr(sim.deliveries, "max_attempts", 1)
+    hooks = [
+        api.post("/account/web_hooks", json={"target": "Schedule", "event": event, "hook": NOWHERE}).json()
+        for event in ("create", "delete")
+    ]
+    user_id = sim.users()[0]["id"]
+    created = api.post("/schedules", json={"date": "2026-03-02", "absence_code": "4", "user_id": user_id})
+    assert created.status_code == 200, created.text
+    assert api.delete(f"/schedules/{created.json()['id']}").status_code == 200
+    assert sim.deliveries.wait(10)
+
+    attempts = [a for a in sim.deliveries.attempts if a.headers["X-Moco-Target"] == "Schedule"]
+    delivered = [(a.headers["X-Moco-Event"], json.loads(a.body)) for a in attempts]
+    absence_id = created.json()["id"]
+    assert [(event, body["id"]) for event, body in delivered] == [("create", absence_id), ("delete", absence_id)]
+    assert delivered[0][1]["date"] == "2026-03-02" and delivered[1][1] == {"id": absence_id}
+    for hook in hooks:
+        api.delete(f"/account/web_hooks/{hook['id']}")
