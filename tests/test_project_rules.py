@@ -12,6 +12,7 @@ from connectors.moco import MocoProject
 from models.plans import TaskDraft
 from models.store import IssueDraft, Link
 from tasks.project_rules import (
+    ImportLinks,
     ImportNames,
     awork_project_url,
     draft_project,
@@ -154,7 +155,8 @@ def test_synced_project_is_a_noop():
     url = f"{APP}/projects/{AWORK_ID}"
     draft = draft_project(moco_project(custom_properties={"awork Projekt": url}), {}, NAMES)
     tasks = {str(t.moco_id): link("task", str(t.moco_id), f"a{t.moco_id}", t.hash, "1") for t in draft.tasks}
-    steps = project_steps(draft, link("project", "1", AWORK_ID, draft.hash), tasks, True, APP)
+    members = link("project_members", "1", AWORK_ID, draft.members_hash(AWORK_ID))
+    steps = project_steps(draft, link("project", "1", AWORK_ID, draft.hash), tasks, True, APP, members_link=members)
     assert steps.is_noop
 
 
@@ -187,7 +189,7 @@ def test_plan_skips_unflagged_reports_issues_and_duplicate_keys():
         moco_project(id=3, tags=[]),  # not flagged
         moco_project(id=4, identifier="P4", customer=None),
     ]
-    plan = plan_import(projects, {}, {}, {}, {}, NAMES, APP)
+    plan = plan_import(projects, {}, ImportLinks(), NAMES, APP)
     assert [p.draft.moco_id for p in plan.projects] == [1]
     assert sorted((i.object_ref, i.kind) for i in plan.issues) == [
         ("moco project 2", "invalid project key"),
