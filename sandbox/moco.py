@@ -1084,6 +1084,13 @@ class MocoSimulator(Simulator):
             self._commit(project, self._project_attrs(project.attrs, _unaliased(fields), seeding=True))
             return self._project_json(project)
 
+    def update_company(self, company_id: int, **fields: Any) -> dict:
+        """Change a company like `PUT /companies/{id}` (e.g. `name=`)."""
+        with self.lock:
+            company = self._lookup(self._companies, company_id)
+            self._commit(company, self._company_attrs(company.attrs, fields, company.attrs["type"]))
+            return self._company_json(company)
+
     def update_task(self, project_id: int, task_id: int, **fields: Any) -> dict:
         with self.lock:
             return self._update_task(self._lookup(self._projects, project_id), task_id, fields).json()
