@@ -423,21 +423,18 @@ class AworkClient(Connector):
     def types_of_work(self) -> list[AworkNamedRef]:
         return [AworkNamedRef.model_validate(item) for item in self._list("typeofwork")]
 
-    def time_entries(self, *, starting_from: datetime, starting_before: datetime) -> list[AworkTimeEntry]:
-        """Entries whose start lies in [starting_from, starting_before) (UTC), 1000 per page."""
+    def time_entries(
+        self, *, starting_from: datetime, starting_before: datetime, project_id: str | None = None
+    ) -> list[AworkTimeEntry]:
+        """Entries (of one project, if given) whose start lies in [starting_from, starting_before) (UTC), 1000 per
+        page."""
         expr = (
             f"startDateUtc ge {odata_datetime(_day_start(starting_from))} "
             f"and startDateUtc lt {odata_datetime(starting_before)}"
         )
-        entries = (AworkTimeEntry.model_validate(item) for item in self._list("timeentries", expr))
+        path = url_path("projects", project_id, "timeentries") if project_id else "timeentries"
+        entries = (AworkTimeEntry.model_validate(item) for item in self._list(path, expr))
         return [e for e in entries if e.start_utc and starting_from <= e.start_utc < starting_before]
-
-    def project_time_entries(self, project_id: str, *, starting_from: datetime) -> list[AworkTimeEntry]:
-        """A project's entries whose start lies at or after `starting_from` (UTC), 1000 per page."""
-        expr = f"startDateUtc ge {odata_datetime(_day_start(starting_from))}"
-        items = self._list(url_path("projects", project_id, "timeentries"), expr)
-        entries = (AworkTimeEntry.model_validate(item) for item in items)
-        return [e for e in entries if e.start_utc and e.start_utc >= starting_from]
 
     def time_entries_updated_since(self, moment: datetime) -> list[AworkTimeEntry]:
         """Entries created or changed at or after `moment` (deletions are not listed by awork)."""

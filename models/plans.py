@@ -245,6 +245,14 @@ class ActivityRemoval(BaseModel):
     reason: str
 
 
+class HeldEntry(BaseModel):
+    """An awork time entry on a project whose MOCO project is archived or no longer flagged: not pushed for now."""
+
+    entry_id: str
+    awork_project_id: str
+    day: date
+
+
 class Staffing(BaseModel):
     moco_project_id: int
     user_id: int
@@ -260,6 +268,7 @@ class TimePlan(BaseModel):
     staff: list[Staffing] = Field(default_factory=list)
     unassigned_task_projects: list[int] = Field(default_factory=list)  # MOCO projects that need the task
     forget: list[str] = Field(default_factory=list)  # entries deleted on both sides: only their links go
+    hold: list[HeldEntry] = Field(default_factory=list)  # on closed projects: pushed once they are open again
     unchanged: int = 0
     issues: list[IssueDraft] = Field(default_factory=list)
     checked_refs: list[str] = Field(default_factory=list)
@@ -271,6 +280,7 @@ class TimePlan(BaseModel):
             "activities to delete": len(self.delete),
             "activities found and linked": len(self.adopt),
             "users to staff": len(self.staff),
+            "entries held back": len(self.hold),
             "unchanged": self.unchanged,
             "sync issues": len(self.issues),
         }
