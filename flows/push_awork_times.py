@@ -17,7 +17,16 @@ from tasks.push_reads import read_changed_entries, read_part, read_push_context,
 from tasks.push_writes import apply_plan
 from tasks.runs import PUSH_SCOPE, recorded_run
 from tasks.shared import thread_pool
-from tasks.time_rules import CAUGHT_UP, HELD, PushContext, SyncWindow, catch_up_days, plan_push, sync_window
+from tasks.time_rules import (
+    CAUGHT_UP,
+    HELD,
+    PushContext,
+    SyncWindow,
+    catch_up_days,
+    held_issues,
+    plan_push,
+    sync_window,
+)
 
 FLOW_NAME = "push-awork-times"
 FLOW_TIMEOUT_SECONDS = 3 * 3600  # a resync of a year at MOCO's standard rate limit fits; a hung run does not
@@ -75,7 +84,7 @@ def push_awork_times(
         totals.checked_refs += [project_ref(p.moco_id) for p in context.open_projects().values()]
         summary = PushSummary(
             **totals.applied.model_dump(exclude={"issues"}),
-            issues=totals.issues,
+            issues=totals.issues + held_issues(totals.held, context),
             dry_run=dry_run,
             first_day=window.first_day,
             last_day=window.last_day,

@@ -251,6 +251,7 @@ class HeldEntry(BaseModel):
     entry_id: str
     awork_project_id: str
     day: date
+    reported: bool = False  # held back (and reported) by an earlier run already
 
 
 class Staffing(BaseModel):
@@ -304,13 +305,15 @@ class PushTotals(BaseModel):
     applied: PushResult = Field(default_factory=PushResult)
     issues: list[IssueDraft] = Field(default_factory=list)
     checked_refs: list[str] = Field(default_factory=list)
+    held: list[HeldEntry] = Field(default_factory=list)
 
     def add_plan(self, plan: TimePlan) -> None:
-        """Count a part's plan: what it would do, its issues, and what it looked at."""
+        """Count a part's plan: what it would do, its issues, what it looked at and held back."""
         for name, count in plan.counts().items():
             self.planned[name] = self.planned.get(name, 0) + count
         self.issues += plan.issues
         self.checked_refs += plan.checked_refs
+        self.held += plan.hold
 
     def add_result(self, result: PushResult) -> None:
         """Count what applying a part's plan did (its issues too)."""

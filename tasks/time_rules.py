@@ -20,7 +20,7 @@ from models.plans import (
     remote_id,
 )
 from models.store import IssueDraft, Link
-from tasks.project_rules import normalize_name, project_ref
+from tasks.project_rules import normalize_name, project_ref, reopened_task_name
 
 AWORK_TAG = "awork"
 ACTIVITY = "activity"  # the store's links of awork time entries to MOCO activities
@@ -164,8 +164,9 @@ def match_task(
 
 
 def description(entry: AworkTimeEntry, types_of_work: Mapping[str, str] | None = None) -> str:
-    """The note, else the awork task's name, else the type of work."""
-    for text in (entry.note, entry.task.name if entry.task else None, type_of_work_name(entry, types_of_work or {})):
+    """The note, else the awork task's name (without the mark of a task closed in MOCO), else the type of work."""
+    task_name = reopened_task_name(entry.task.name) if entry.task and entry.task.name else None
+    for text in (entry.note, task_name, type_of_work_name(entry, types_of_work or {})):
         if text and text.strip():
             return text.strip()
     return ""
@@ -264,7 +265,6 @@ def plan_push(
     by_remote_id = {a.remote_id: a for a in activities if a.remote_id}
     by_id = {a.id: a for a in activities}
     staffing: set[tuple[int, int]] = set()
-    newly_held: dict[str, list[HeldEntry]] = {}
     for entry in entries:
         if not context.carries(entry):
             continue
@@ -275,14 +275,14 @@ def plan_push(
             plan.unchanged += 1
             continue
         if entry.project_id in context.closed_projects:
-            hold = HeldEntry(
-                entry_id=entry.id,
-                awork_project_id=entry.project_id or "",
-                day=local_date(entry, context.default_timezone) or date.min,
+            plan.hold.append(
+                HeldEntry(
+                    entry_id=entry.id,
+                    awork_project_id=entry.project_id or "",
+                    day=local_date(entry, context.default_timezone) or date.min,
+                    reported=entry.id in (held or {}),
+                )
             )
-            plan.hold.append(hold)
-            if entry.id not in (held or {}):
-                newly_held.setdefault(hold.awork_project_id, []).append(hold)
             continue
         if isinstance(draft, IssueDraft):
             plan.issues.append(draft)
@@ -319,20 +319,29 @@ def plan_push(
             plan_removal(plan, current, entry_id, "deleted in awork")
     plan.staff = [Staffing(moco_project_id=p, user_id=u) for p, u in sorted(staffing)]
     plan.unassigned_task_projects = sorted(set(plan.unassigned_task_projects))
-    plan.issues += [held_issue(context.projects[key].moco_id, found) for key, found in sorted(newly_held.items())]
     return plan
 
 
-def held_issue(moco_project_id: int, held: list[HeldEntry]) -> IssueDraft:
-    """The report of new time on a closed project (raised by the run that first meets it, not by every run)."""
-    days = sorted(h.day for h in held)
-    return IssueDraft(
-        kind="project closed",
-        object_ref=project_ref(moco_project_id),
-        message=f"MOCO project {moco_project_id} is archived or no longer flagged for sync: {len(held)} new awork "
-        f"time entries on it ({days[0]} to {days[-1]}) are held back; they are pushed on the first run after it "
-        f"is active and flagged again",
-    )
+def held_issues(held: Iterable[HeldEntry], context: PushContext) -> list[IssueDraft]:
+    """One report per closed project of the time entries held back on it for the first time (a run that meets no
+    new time there reports nothing; the issue stays open until the project is open again)."""
+    new: dict[str, dict[str, date]] = {}
+    for entry in held:
+        if not entry.reported:
+            new.setdefault(entry.awork_project_id, {})[entry.entry_id] = entry.day
+    issues = []
+    for key, entries in sorted(new.items()):
+        moco_id, days = context.projects[key].moco_id, sorted(entries.values())
+        issues.append(
+            IssueDraft(
+                kind="project closed",
+                object_ref=project_ref(moco_id),
+                message=f"MOCO project {moco_id} is archived or no longer flagged for sync: {len(entries)} new awork "
+                f"time entries on it ({days[0]} to {days[-1]}) are held back; they are pushed on the first run after "
+                f"it is active and flagged again",
+            )
+        )
+    return issues
 
 
 def catch_up_days(
