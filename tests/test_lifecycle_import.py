@@ -183,4 +183,3 @@ def test_a_renamed_customer_renames_the_company_we_created_only(sims, team):
 def awork_project_of_key(sims: Sims, key: str) -> str:
     [found] = [p["id"] for p in sims.awork.projects() if p["projectKey"] == key]
     return found
-

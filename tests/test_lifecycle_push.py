@@ -11,18 +11,13 @@ from flows.import_moco_projects import import_moco_projects
 from flows.push_awork_times import push_awork_times
 from models.settings import get_settings
 from models.store import open_store
+from tests import test_push_awork_times
 from tests.conftest import AWORK_APP_URL, Sims
-from tests.test_push_awork_times import (  # noqa: F401 - the office fixture
-    TODAY,
-    UNASSIGNED,
-    activity_of,
-    add_entry,
-    at,
-    moco_task_id,
-    office,
-)
+from tests.test_push_awork_times import TODAY, UNASSIGNED, activity_of, add_entry, at, moco_task_id
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+office = test_push_awork_times.office  # the push tests' office: a MOCO project imported into awork, its people
 
 
 def moco_refusals(sims: Sims) -> list:
@@ -122,7 +117,11 @@ def test_linking_an_existing_awork_project_pushes_its_entries_since_the_start_da
     customer = office["moco_project"]["customer"]["id"]
     link = f"{AWORK_APP_URL}/projects/{existing['id']}"
     sims.moco.add_project(
-        "Relaunch", identifier="P2", customer_id=customer, tags=["Sync to awork"], custom_properties={"awork Projekt": link}
+        "Relaunch",
+        identifier="P2",
+        customer_id=customer,
+        tags=["Sync to awork"],
+        custom_properties={"awork Projekt": link},
     )
     import_moco_projects()
     sims.moco.add_contract(sims.moco.projects()[-1]["id"], office["anna_moco"]["id"])
