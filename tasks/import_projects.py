@@ -112,6 +112,14 @@ def company_for(awork: AworkClient, name: str, by_name: dict[str, AworkCompany])
     return company, created
 
 
+def company_refused(customer: CustomerRef, refused: str, error: ClientError) -> IssueDraft:
+    return IssueDraft(
+        kind="awork rejected company",
+        object_ref=customer_ref(customer.moco_id),
+        message=f"awork refused to {refused}: {error.message}",
+    )
+
+
 @task(name="ensure-awork-companies", cache_policy=NO_CACHE, **RETRY)
 def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], ImportResult]:
     """awork company ids for MOCO customers: by our link, else by name (case-insensitive), else created."""
@@ -129,13 +137,7 @@ def ensure_companies(customers: Sequence[CustomerRef]) -> tuple[dict[int, str], 
             try:
                 company, created = company_for(awork, customer.name, by_name)
             except ClientError as error:
-                result.issues.append(
-                    IssueDraft(
-                        kind="awork rejected company",
-                        object_ref=customer_ref(customer.moco_id),
-                        message=f"awork refused to create the company '{customer.name}': {error.message}",
-                    )
-                )
+                result.issues.append(company_refused(customer, f"create the company '{customer.name}'", error))
                 continue
             result.companies_created += created
             result.created += [f"company {company.name}"] if created else []
@@ -219,21 +221,12 @@ def rename_companies(customers: Sequence[CustomerRef]) -> ImportResult:
             except NotFoundError:
                 pass  # deleted in awork: the next project of the customer finds or creates it again
             except ClientError as error:
-                result.issues.append(
-                    IssueDraft(
-                        kind="awork rejected company",
-                        object_ref=customer_ref(customer.moco_id),
-                        message=f"awork refused to rename the company to '{customer.name}': {error.message}",
-                    )
-                )
+                result.issues.append(company_refused(customer, f"rename the company to '{customer.name}'", error))
                 continue
-            store.save_links(
-                [
-                    LinkRecord(
-                        kind="company", source_id=link.source_id, target_id=link.target_id, source_hash=customer.hash
-                    )
-                ]
+            renamed = LinkRecord(
+                kind="company", source_id=link.source_id, target_id=link.target_id, source_hash=customer.hash
             )
+            store.save_links([renamed])
     return result
 
 
@@ -357,7 +350,7 @@ class ProjectApplier:
         ours = {link.target_id for link in self.our_members.values() if link.parent_id == source}
         changes = member_changes(wanted, {u: m.is_responsible for u, m in members.items()}, ours)
         role_id = people.role_id
-        if changes.add and role_id is None:
+        if changes.add and not role_id:
             result.issues.append(
                 IssueDraft(
                     kind="missing awork project role",
@@ -381,7 +374,7 @@ class ProjectApplier:
             ]
         )
         for user_id, responsible in sorted(changes.add.items(), key=lambda item: item[1]):  # responsible last
-            self.awork.add_project_member(awork_id, user_id, role_id, responsible)
+            self.awork.add_project_member(awork_id, user_id, role_id or "", responsible)
         result.members_added += len(changes.add)
         result.members_updated += len(changes.update)
         result.members_removed += len(changes.remove)
