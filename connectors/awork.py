@@ -21,6 +21,29 @@ class AworkModel(BaseModel):
 class AworkCompany(AworkModel):
     id: str
     name: str
+    description: str | None = None
+    industry: str | None = None
+
+
+class AworkStatus(AworkModel):
+    """A project or task status; its `type` is what the rules look at (project: 'not-started', 'progress',
+    'stuck', 'closed'; task: 'todo', 'progress', 'review', 'stuck', 'done')."""
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+
+
+class AworkProjectMember(AworkModel):
+    user_id: str = Field(alias="userId")
+    project_role_id: str | None = Field(default=None, alias="projectRoleId")
+    is_responsible: bool = Field(default=False, alias="isResponsible")
+
+
+class AworkProjectRole(AworkModel):
+    id: str
+    name: str
+    is_default: bool | None = Field(default=None, alias="isDefault")
 
 
 class AworkProjectTemplate(AworkModel):
@@ -51,6 +74,7 @@ class AworkProject(AworkModel):
     due_date: datetime | None = Field(default=None, alias="dueDate")
     company_id: str | None = Field(default=None, alias="companyId")
     template_id: str | None = Field(default=None, alias="createdByProjectTemplateId")
+    project_status: AworkStatus | None = Field(default=None, alias="projectStatus")
 
     def kept_fields(self) -> dict[str, Any]:
         """The project's own values of the PUT form's fields that we do not set."""
@@ -77,6 +101,7 @@ class AworkTask(AworkModel):
     due_on: str | None = Field(default=None, alias="dueOn")
     lane_order: int | None = Field(default=None, alias="laneOrder")
     planned_duration: int | None = Field(default=None, alias="plannedDuration")
+    task_status: AworkStatus | None = Field(default=None, alias="taskStatus")
 
     def form(self, **changes: Any) -> dict[str, Any]:
         """The task's GeneralTaskForm (PUT replaces every field, so unchanged ones are sent back as they are)."""
@@ -396,6 +421,15 @@ class AworkClient(Connector):
     def create_company(self, name: str) -> AworkCompany:
         return AworkCompany.model_validate(self.http.request("POST", "companies", json={"name": name}).json())
 
+    def company(self, company_id: str) -> AworkCompany:
+        return AworkCompany.model_validate(self.http.get(url_path("companies", company_id)))
+
+    def rename_company(self, company: AworkCompany, name: str) -> AworkCompany:
+        """Rename a company, keeping its description and industry (a PUT replaces the whole `CompanyForm`)."""
+        body = {"name": name, "description": company.description, "industry": company.industry}
+        response = self.http.request("PUT", url_path("companies", company.id), json=body)
+        return AworkCompany.model_validate(response.json())
+
     def companies_named(self, name: str) -> list[AworkCompany]:
         """Companies whose name equals `name`, ignoring case."""
         expr = f"tolower(name) eq {odata_string(name.lower())}"
@@ -422,6 +456,41 @@ class AworkClient(Connector):
         response = self.http.request("PUT", url_path("projects", current.id), json=body)
         return AworkProject.model_validate(response.json())
 
+    def project_statuses(self, project_id: str) -> list[AworkStatus]:
+        items = self._list(url_path("projects", project_id, "projectstatuses"))
+        return [AworkStatus.model_validate(item) for item in items]
+
+    def change_project_status(self, project_id: str, status_id: str) -> None:
+        """Set a project's status (awork does nothing when the project has it already)."""
+        self.http.request(
+            "POST",
+            url_path("projects", project_id, "changestatus"),
+            json={"projectStatusId": status_id},
+            idempotent=True,
+        )
+
+    # project members -------------------------------------------------------------------------------------------
+    def project_roles(self) -> list[AworkProjectRole]:
+        return [AworkProjectRole.model_validate(item) for item in self._list("projectroles")]
+
+    def project_members(self, project_id: str) -> list[AworkProjectMember]:
+        """The project's members (one request: awork does not page this list)."""
+        items = self.http.get(url_path("projects", project_id, "members"))
+        return [AworkProjectMember.model_validate(item) for item in items]
+
+    def add_project_member(self, project_id: str, user_id: str, role_id: str, responsible: bool) -> None:
+        body = {"userId": user_id, "projectRoleId": role_id, "isResponsible": responsible}
+        self.http.request("POST", url_path("projects", project_id, "addprojectmember"), json=body)
+
+    def update_project_member(self, project_id: str, member: AworkProjectMember, responsible: bool) -> None:
+        """Set whether a member is the project's responsible one, keeping their role."""
+        body = {"userId": member.user_id, "projectRoleId": member.project_role_id, "isResponsible": responsible}
+        self.http.request("POST", url_path("projects", project_id, "updateprojectmember"), json=body, idempotent=True)
+
+    def remove_project_member(self, project_id: str, user_id: str) -> None:
+        body = {"userId": user_id}
+        self.http.request("POST", url_path("projects", project_id, "removeprojectmember"), json=body, idempotent=True)
+
     # task lists and tasks --------------------------------------------------------------------------------------
     def task_lists(self, project_id: str) -> list[AworkTaskList]:
         items = self._list(url_path("projects", project_id, "tasklists"))
@@ -446,6 +515,16 @@ class AworkClient(Connector):
     def rename_task(self, task: AworkTask, name: str) -> AworkTask:
         response = self.http.request("PUT", url_path("tasks", task.id), json=task.form(name=name))
         return AworkTask.model_validate(response.json())
+
+    def task_statuses(self, project_id: str) -> list[AworkStatus]:
+        return [
+            AworkStatus.model_validate(item) for item in self._list(url_path("projects", project_id, "taskstatuses"))
+        ]
+
+    def change_task_statuses(self, changes: dict[str, str]) -> None:
+        """Set the status of several tasks in one request (task id -> status id)."""
+        body = [{"taskId": task_id, "statusId": status_id} for task_id, status_id in changes.items()]
+        self.http.request("POST", "tasks/changestatuses", json=body, idempotent=True)
 
     # users, types of work, time entries ------------------------------------------------------------------------
     def me(self) -> AworkMe:
@@ -472,13 +551,17 @@ class AworkClient(Connector):
     def types_of_work(self) -> list[AworkNamedRef]:
         return [AworkNamedRef.model_validate(item) for item in self._list("typeofwork")]
 
-    def time_entries(self, *, starting_from: datetime, starting_before: datetime) -> list[AworkTimeEntry]:
-        """Entries whose start lies in [starting_from, starting_before) (UTC), 1000 per page."""
+    def time_entries(
+        self, *, starting_from: datetime, starting_before: datetime, project_id: str | None = None
+    ) -> list[AworkTimeEntry]:
+        """Entries (of one project, if given) whose start lies in [starting_from, starting_before) (UTC), 1000 per
+        page."""
         expr = (
             f"startDateUtc ge {odata_datetime(_day_start(starting_from))} "
             f"and startDateUtc lt {odata_datetime(starting_before)}"
         )
-        entries = (AworkTimeEntry.model_validate(item) for item in self._list("timeentries", expr))
+        path = url_path("projects", project_id, "timeentries") if project_id else "timeentries"
+        entries = (AworkTimeEntry.model_validate(item) for item in self._list(path, expr))
         return [e for e in entries if e.start_utc and starting_from <= e.start_utc < starting_before]
 
     def time_entries_updated_since(self, moment: datetime) -> list[AworkTimeEntry]:

@@ -51,6 +51,10 @@ class MocoContract(MocoModel):
     active: bool = True
 
 
+class MocoUserRef(MocoModel):
+    id: int
+
+
 class MocoProject(MocoModel):
     id: int
     identifier: str | None = None
@@ -60,11 +64,17 @@ class MocoProject(MocoModel):
     start_date: date | None = None
     finish_date: date | None = None
     customer: MocoRef | None = None
+    leader: MocoUserRef | None = None
     tags: list[str] = Field(default_factory=list)
     custom_properties: dict[str, Any] = Field(default_factory=dict)
     tasks: list[MocoTask] = Field(default_factory=list)
     contracts: list[MocoContract] = Field(default_factory=list)
     updated_at: datetime | None = None
+
+    @property
+    def staff(self) -> list[int]:
+        """The users with an active contract (the embedded contracts are those `GET .../contracts` lists)."""
+        return sorted({contract.user_id for contract in self.contracts if contract.active})
 
 
 class MocoUser(MocoModel):
@@ -73,10 +83,6 @@ class MocoUser(MocoModel):
     lastname: str = ""
     email: str | None = None
     active: bool = True
-
-
-class MocoUserRef(MocoModel):
-    id: int
 
 
 class MocoActivity(MocoModel):

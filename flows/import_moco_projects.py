@@ -10,13 +10,23 @@ from models.settings import get_settings
 from models.store import Store
 from tasks.import_projects import (
     apply_project_batch,
+    close_projects,
     ensure_companies,
     import_names,
     read_awork_project_keys,
     read_awork_templates,
     read_moco_projects,
+    read_people,
+    rename_companies,
 )
-from tasks.project_rules import batches, customer_ref, plan_import
+from tasks.project_rules import (
+    PROJECT_CLOSED,
+    PROJECT_MEMBERS,
+    ImportLinks,
+    batches,
+    customer_ref,
+    plan_import,
+)
 from tasks.runs import IMPORT_SCOPE, recorded_run
 from tasks.shared import thread_pool
 
@@ -33,8 +43,10 @@ class ImportSummary(ImportResult):
 
 @flow(name=FLOW_NAME, task_runner=thread_pool(4), log_prints=False, timeout_seconds=3600)
 def import_moco_projects(dry_run: bool = False) -> ImportSummary:
-    """Create or link an awork project for every MOCO project flagged for sync, with its customer, template and
-    tasks (task list `MOCO`), write the awork link back to MOCO, and follow later MOCO changes.
+    """Create or link an awork project for every MOCO project flagged for sync, with its customer, template,
+    tasks (task list `MOCO`) and members (leader and staff), write the awork link back to MOCO, and follow later
+    MOCO changes: renames, staffing, deactivated or deleted tasks (closed in awork), projects archived or no longer
+    flagged (closed in awork), renamed customers.
 
     With `dry_run` the run stops after the plan and publishes it."""
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=IMPORT_SCOPE) as run:
@@ -56,30 +68,36 @@ def plan_run(store: Store) -> ImportPlan:
     settings = get_settings()
     projects = read_moco_projects()
     templates = read_awork_templates()
-    return plan_import(
-        projects,
-        templates,
-        store.links("project"),
-        store.links("task"),
-        store.links("task_list"),
-        import_names(settings),
-        settings.awork_app_url,
+    links = ImportLinks(
+        projects=store.links("project"),
+        tasks=store.links("task"),
+        task_lists=store.links("task_list"),
+        members=store.links(PROJECT_MEMBERS),
+        closed=store.links(PROJECT_CLOSED),
+        companies=store.links("company"),
     )
+    return plan_import(projects, templates, links, import_names(settings), settings.awork_app_url)
 
 
 def apply_plan(plan: ImportPlan) -> ImportSummary:
-    """Ensure the companies, then apply the projects in batches (bounded parallelism)."""
+    """Close the projects that left the scope, rename companies, ensure the companies, then apply the projects in
+    batches (bounded parallelism)."""
     settings = get_settings()
     total = ImportResult(issues=list(plan.issues))
+    if plan.close_projects:
+        total = total.merge(close_projects(plan.close_projects))
+    if plan.rename_companies:
+        total = total.merge(rename_companies(plan.rename_companies))
     if plan.projects:
         customers = {p.draft.customer.moco_id: p.draft.customer for p in plan.projects}
         company_ids, companies = ensure_companies(list(customers.values()))
         total = total.merge(companies)
         creating = any(p.steps.create_project for p in plan.projects)
         awork_by_key = read_awork_project_keys() if creating else {}
+        people = read_people() if any(p.steps.sync_members for p in plan.projects) else None
         futures = [
             apply_project_batch.with_options(task_run_name=f"apply-projects {batch_names(batch)}").submit(
-                batch, company_ids, awork_by_key
+                batch, company_ids, awork_by_key, people
             )
             for batch in batches(plan.projects, settings.import_batch_size)
         ]

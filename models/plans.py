@@ -22,20 +22,32 @@ def content_hash(*parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+CLOSED = "closed in MOCO"  # marks the hashes of MOCO tasks that are deactivated or deleted
+
+
 class CustomerRef(BaseModel):
-    moco_id: int
-    name: str
-
-
-class TaskDraft(BaseModel):
-    """A MOCO task as it should be in awork."""
-
     moco_id: int
     name: str
 
     @property
     def hash(self) -> str:
+        """Hash of the name we gave the awork company we created (a renamed customer renames it)."""
         return content_hash(self.name)
+
+
+class TaskDraft(BaseModel):
+    """A MOCO task as it should be in awork; an inactive one is closed there."""
+
+    moco_id: int
+    name: str
+    active: bool = True
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.name) if self.active else content_hash(self.name, CLOSED)
+
+
+DELETED_TASK_HASH = content_hash(CLOSED)  # the link of a task deleted in MOCO, once its awork task is closed
 
 
 class ProjectDraft(BaseModel):
@@ -53,11 +65,17 @@ class ProjectDraft(BaseModel):
     linked_awork_id: str | None = None  # from the MOCO field `awork Projekt` (pre-filled or written back)
     moco_link_value: str | None = None  # the field's current value, to know whether to write it back
     tasks: list[TaskDraft] = Field(default_factory=list)
+    leader_id: int | None = None  # the MOCO project leader: the responsible awork member
+    staff_ids: list[int] = Field(default_factory=list)  # MOCO users with an active contract
 
     @property
     def hash(self) -> str:
         """Hash of the project-level fields (tasks have their own links and hashes)."""
         return content_hash(self.name, self.start_date, self.due_date, self.customer.moco_id)
+
+    def members_hash(self, awork_project_id: str) -> str:
+        """Hash of the people who should be members of the awork project (a change in MOCO re-syncs them)."""
+        return content_hash(awork_project_id, self.leader_id, sorted(self.staff_ids))
 
 
 class ProjectSteps(BaseModel):
@@ -70,7 +88,11 @@ class ProjectSteps(BaseModel):
     write_back_link: bool = False
     ensure_task_list: bool = False  # find or create the task list `MOCO`
     create_tasks: list[TaskDraft] = Field(default_factory=list)
-    rename_tasks: list[TaskDraft] = Field(default_factory=list)
+    rename_tasks: list[TaskDraft] = Field(default_factory=list)  # renamed, or active again after being closed
+    close_tasks: list[TaskDraft] = Field(default_factory=list)  # deactivated in MOCO
+    close_deleted_tasks: list[int] = Field(default_factory=list)  # MOCO ids of linked tasks deleted in MOCO
+    sync_members: bool = False  # the leader, the staff or the awork project changed since the last sync
+    reopen_project: bool = False  # in scope again after its awork project was closed
 
     @property
     def is_noop(self) -> bool:
@@ -82,7 +104,16 @@ class ProjectSteps(BaseModel):
             or self.ensure_task_list
             or self.create_tasks
             or self.rename_tasks
+            or self.close_tasks
+            or self.close_deleted_tasks
+            or self.sync_members
+            or self.reopen_project
         )
+
+    @property
+    def touches_tasks(self) -> bool:
+        """Whether existing awork tasks are looked at (renamed, closed or adopted)."""
+        return bool(self.create_tasks or self.rename_tasks or self.close_tasks or self.close_deleted_tasks)
 
 
 class PlannedProject(BaseModel):
@@ -90,10 +121,27 @@ class PlannedProject(BaseModel):
     steps: ProjectSteps
 
 
+class People(BaseModel):
+    """Who is who on both sides, for project members: MOCO users' e-mails and awork users by e-mail."""
+
+    moco_emails: dict[int, str] = Field(default_factory=dict)  # active MOCO users
+    awork_users: dict[str, str] = Field(default_factory=dict)  # lower-cased e-mail -> awork user id
+    role_id: str | None = None  # the awork project role members get (the workspace's default role)
+
+
+class ProjectClosure(BaseModel):
+    """A linked MOCO project that left the scope (archived, unflagged or deleted): its awork project is closed."""
+
+    moco_id: int
+    awork_project_id: str
+
+
 class ImportPlan(BaseModel):
     """The import run's plan: projects with work to do, how many are unchanged, and the skipped ones."""
 
     projects: list[PlannedProject] = Field(default_factory=list)
+    close_projects: list[ProjectClosure] = Field(default_factory=list)
+    rename_companies: list[CustomerRef] = Field(default_factory=list)  # customers renamed in MOCO
     unchanged: int = 0
     issues: list[IssueDraft] = Field(default_factory=list)
     checked_refs: list[str] = Field(default_factory=list)  # every object the plan looked at (issue resolution)
@@ -108,6 +156,11 @@ class ImportPlan(BaseModel):
             "links to write back": sum(s.write_back_link for s in steps),
             "tasks to create": sum(len(s.create_tasks) for s in steps),
             "tasks to rename": sum(len(s.rename_tasks) for s in steps),
+            "tasks to close": sum(len(s.close_tasks) + len(s.close_deleted_tasks) for s in steps),
+            "projects whose members to sync": sum(s.sync_members for s in steps),
+            "projects to close": len(self.close_projects),
+            "projects to reopen": sum(s.reopen_project for s in steps),
+            "companies to rename": len(self.rename_companies),
             "unchanged": self.unchanged,
             "sync issues": len(self.issues),
         }
@@ -139,6 +192,13 @@ class ImportResult(RunResult):
     task_lists_created: int = 0
     tasks_created: int = 0
     tasks_renamed: int = 0
+    tasks_closed: int = 0
+    members_added: int = 0
+    members_updated: int = 0
+    members_removed: int = 0
+    projects_closed: int = 0
+    projects_reopened: int = 0
+    companies_renamed: int = 0
     created: list[str] = Field(default_factory=list)  # human-readable lines of what was created
 
 
@@ -185,6 +245,15 @@ class ActivityRemoval(BaseModel):
     reason: str
 
 
+class HeldEntry(BaseModel):
+    """An awork time entry on a project whose MOCO project is archived or no longer flagged: not pushed for now."""
+
+    entry_id: str
+    awork_project_id: str
+    day: date
+    reported: bool = False  # held back (and reported) by an earlier run already
+
+
 class Staffing(BaseModel):
     moco_project_id: int
     user_id: int
@@ -200,6 +269,7 @@ class TimePlan(BaseModel):
     staff: list[Staffing] = Field(default_factory=list)
     unassigned_task_projects: list[int] = Field(default_factory=list)  # MOCO projects that need the task
     forget: list[str] = Field(default_factory=list)  # entries deleted on both sides: only their links go
+    hold: list[HeldEntry] = Field(default_factory=list)  # on closed projects: pushed once they are open again
     unchanged: int = 0
     issues: list[IssueDraft] = Field(default_factory=list)
     checked_refs: list[str] = Field(default_factory=list)
@@ -211,6 +281,7 @@ class TimePlan(BaseModel):
             "activities to delete": len(self.delete),
             "activities found and linked": len(self.adopt),
             "users to staff": len(self.staff),
+            "entries held back": len(self.hold),
             "unchanged": self.unchanged,
             "sync issues": len(self.issues),
         }
@@ -234,13 +305,15 @@ class PushTotals(BaseModel):
     applied: PushResult = Field(default_factory=PushResult)
     issues: list[IssueDraft] = Field(default_factory=list)
     checked_refs: list[str] = Field(default_factory=list)
+    held: list[HeldEntry] = Field(default_factory=list)
 
     def add_plan(self, plan: TimePlan) -> None:
-        """Count a part's plan: what it would do, its issues, and what it looked at."""
+        """Count a part's plan: what it would do, its issues, what it looked at and held back."""
         for name, count in plan.counts().items():
             self.planned[name] = self.planned.get(name, 0) + count
         self.issues += plan.issues
         self.checked_refs += plan.checked_refs
+        self.held += plan.hold
 
     def add_result(self, result: PushResult) -> None:
         """Count what applying a part's plan did (its issues too)."""

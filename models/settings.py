@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     moco_auto_staff: bool = True
 
     sync_since: date | None = None  # no time entry or absence before this day is ever carried (None: no bound)
+    # a newly linked awork project's entries from this many days back are pushed (TIMEBRIDGE_SYNC_SINCE bounds it)
+    push_link_catchup_days: NonNegativeInt = 365
     push_rescan_days: NonNegativeInt = 35  # incremental runs re-read this many past days to find deleted entries
     push_cursor_overlap_minutes: NonNegativeInt = 5
     push_slice_days: PositiveInt = 7  # a run works through its window this many days at a time (bounded memory)

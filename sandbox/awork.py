@@ -27,8 +27,16 @@ Where the docs are silent we chose (each also noted where it is implemented):
 - Task lists nested in a task (`TaskOrderList`) carry null planned durations; `GET` on a task list sums them.
 - A filter or order path through an optional nested object the JSON leaves out (a project's `company`, a time
   entry's `task` or `project`) sees null there, as it would in awork's database, instead of an unknown property.
-- No members, project types, workflows or public templates are simulated; ids of those are rejected as unknown
-  references.
+- No project types, workflows or public templates are simulated; ids of those are rejected as unknown references.
+- Project members: a new project has none (UNCONFIRMED whether awork adds the creator); the workspace has the
+  project roles "Project Manager" and "Member" (the default). `addprojectmember` refuses (400) an unknown user or
+  role, a user who is a member already ("only once") and a second responsible member ("only if no other member of
+  this project is responsible"); `updateprojectmember` and `removeprojectmember` refuse a user who is no member
+  (400). A member's `isDeactivated` is the user's.
+- Statuses: every project may take any of the workspace's project statuses (no project types are simulated, so
+  `GET /projects/{id}/projectstatuses` lists them all); a status of type 'closed' sets `closedOn`/`closedBy`,
+  another clears them. `POST /tasks/changestatuses` takes statuses of each task's project only, all or nothing
+  (400 naming the first bad item); a 'done' status sets the task's `closedOn`/`closedBy`.
 
 Time entries (`TimeTracking`), where the docs are silent:
 - Stored as a UTC start instant, a duration in whole seconds and the entry's IANA `timezone`; every date/time field
@@ -286,6 +294,18 @@ NEW_PROJECT_FORM: Form = {  # ExtendedProjectForm
     "customReferenceDate": Field("date"),
 }
 PROJECT_KEY_FORM: Form = {"projectKey": Field("string", required=True)}
+PROJECT_MEMBER_FORM: Form = {  # ProjectMemberForm
+    "userId": Field("uuid", required=True),
+    "projectRoleId": Field("uuid", required=True),
+    "isResponsible": Field("boolean", default=False),
+}
+PROJECT_MEMBER_REMOVE_FORM: Form = {"userId": Field("uuid", required=True)}  # ProjectMemberRemoveForm
+PROJECT_STATUS_CHANGE_FORM: Form = {"projectStatusId": Field("uuid", required=True)}  # ChangeProjectStatusForm
+TASK_STATUS_CHANGE_FORM: Form = {  # ChangeStatusForm
+    "taskId": Field("uuid", required=True),
+    "statusId": Field("uuid", required=True),
+    "order": Field("number"),
+}
 PROJECT_DELETE_FORM: Form = {"deleteTimeTrackings": Field("boolean", default=False)}
 TASK_LIST_PUT_FORM: Form = {
     "name": Field("string", required=True, max_length=1000),
@@ -583,6 +603,7 @@ class AworkSimulator(Simulator):
         self._companies: dict[str, Row] = {}
         self._projects: dict[str, Row] = {}
         self._project_statuses: dict[str, Row] = {}
+        self._project_roles: dict[str, Row] = {}
         self._task_statuses: dict[str, Row] = {}
         self._task_lists: dict[str, dict[str, Row]] = {}  # by project id
         self._tasks: dict[str, Row] = {}
@@ -598,8 +619,12 @@ class AworkSimulator(Simulator):
         for type_order, (name, status_type) in enumerate(
             (("Not started", "not-started"), ("In progress", "progress"), ("Closed", "closed"))
         ):
-            status = {"id": _guid(), "name": name, "description": None, "type": status_type, "isArchived": False}
-            self._project_statuses[status["id"]] = status | {"typeOrder": type_order, "isExternal": False}
+            status = self._new({"name": name, "description": None, "type": status_type, "isArchived": False})
+            status |= {"typeOrder": type_order, "order": type_order + 1, "isExternal": False}
+            self._project_statuses[status["id"]] = status
+        for name, is_default in (("Project Manager", False), ("Member", True)):
+            role = self._new({"name": name, "isDefault": is_default, "allowOnlyProjectMasterDataRead": False})
+            self._project_roles[role["id"]] = role
         self._add_task_statuses(None, (("To do", "todo"), ("Done", "done")))
 
     # --- core hooks -------------------------------------------------------------------------------------------
@@ -863,6 +888,10 @@ class AworkSimulator(Simulator):
         return _public(template)
 
     # --- companies ------------------------------------------------------------------------------------------------
+    def _closing_stamps(self, closed: bool) -> dict[str, Any]:
+        """`closedOn`/`closedBy` of a project or task that is (now) closed, else nulls."""
+        return {"closedOn": _iso(self._now()), "closedBy": self.me} if closed else {"closedOn": None, "closedBy": None}
+
     def _company_json(self, company: Row) -> dict[str, Any]:
         """A `Company` with its project counts ('in progress': projects whose status type is 'progress')."""
         projects = [project for project in self._projects.values() if project["companyId"] == company["id"]]
@@ -902,7 +931,8 @@ class AworkSimulator(Simulator):
         done = [task for task in tasks if self._task_statuses[task["taskStatusId"]]["type"] == "done"]
         planned = sum(task["plannedDuration"] for task in tasks)
         figures = {
-            "projectStatus": _public(status),
+            "projectStatus": _nested_status(status),
+            "members": [self._member_json(member) for member in project["_members"]],
             "plannedDuration": planned,
             "totalPlannedDurationWithHierarchy": planned,
             "tasksCount": len(tasks),
@@ -957,8 +987,8 @@ class AworkSimulator(Simulator):
                 "closedBy": None,
                 "createdByProjectTemplateId": values["projectTemplateId"],
                 "tags": [],
-                "members": [],
                 "trackedDuration": 0,
+                "_members": [],
                 "customFields": [],
                 "teams": [],
                 "isExternal": False,
@@ -1044,6 +1074,101 @@ class AworkSimulator(Simulator):
         self._delete_project(project["id"], bool(values.get("deleteTimeTrackings")))
         return SimResponse(204, empty=True)
 
+    @route("GET", "/projectstatuses")
+    def list_project_statuses(self, request: SimRequest) -> SimResponse:
+        """The workspace's project statuses; `showArchived` is ignored (none are archived)."""
+        return self._page(request, [_status_json(status) for status in self._project_statuses.values()])
+
+    @route("GET", "/projects/{projectId}/projectstatuses")
+    def list_statuses_of_project(self, request: SimRequest) -> SimResponse:
+        """The statuses a project may take: all of the workspace's (no project types or workflows here)."""
+        self._found(self._projects, request.path_params["projectId"], "project")
+        return self.list_project_statuses(request)
+
+    @route("POST", "/projects/{projectId}/changestatus")
+    def change_project_status(self, request: SimRequest) -> SimResponse:
+        """204; a status of type 'closed' closes the project (`closedOn`), another reopens it; the same status
+        again changes nothing ("If the project is already in the specified status, nothing happens")."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        status_id = validate(request.body, PROJECT_STATUS_CHANGE_FORM)["projectStatusId"]
+        status = self._referenced(self._project_statuses, status_id, "projectStatusId", "project status")
+        if project["projectStatusId"] != status["id"]:
+            project |= {"projectStatusId": status["id"]} | self._closing_stamps(status["type"] == "closed")
+            self._touch(project)
+        return SimResponse(204, empty=True)
+
+    # --- project roles and members ------------------------------------------------------------------------------
+    def _role_json(self, role: Row) -> dict[str, Any]:
+        members = [m for p in self._projects.values() for m in p["_members"] if m["projectRoleId"] == role["id"]]
+        return _public(role) | {"defaultProjectRoleId": None, "memberCount": len(members), "members": None}
+
+    def _member_json(self, member: Row) -> dict[str, Any]:
+        """A `ProjectMember`: the stored member with its user's names and its role's name."""
+        user = self._users[member["userId"]]
+        role = self._project_roles[member["projectRoleId"]]
+        return _public(member) | {
+            "firstName": user["firstName"],
+            "lastName": user["lastName"],
+            "hasImage": user["hasImage"],
+            "projectRoleName": role["name"],
+            "isDeactivated": user["isDeactivated"],
+            "isExternal": False,
+        }
+
+    def _member(self, project: Row, user_id: str) -> Row:
+        """The project's member of this user, else 400 `validation-failed` (the spec declares no 404 for it)."""
+        member = next((m for m in project["_members"] if m["userId"] == user_id), None)
+        if member is None:
+            raise validation_failed(("UserId", f"The user '{user_id}' is not a member of this project."))
+        return member
+
+    def _set_member(self, project: Row, values: Mapping[str, Any], member: Row | None) -> Row:
+        """Add (`member` None) or update a member by a validated `ProjectMemberForm`, under awork's rules."""
+        self._referenced(self._users, values["userId"], "userId", "user")
+        self._referenced(self._project_roles, values["projectRoleId"], "projectRoleId", "project role")
+        others = [m for m in project["_members"] if m is not member]
+        if member is None and any(m["userId"] == values["userId"] for m in others):
+            raise error(400, "duplication-violation", "The user is already a member of this project.")
+        if values["isResponsible"] and any(m["isResponsible"] for m in others):
+            raise validation_failed(("IsResponsible", "Another member of this project is responsible already."))
+        if member is None:
+            member = {"id": _guid(), "userId": values["userId"]}
+            project["_members"].append(member)
+        member |= {"projectRoleId": values["projectRoleId"], "isResponsible": values["isResponsible"]}
+        self._touch(project)
+        return member
+
+    @route("GET", "/projectroles")
+    def list_project_roles(self, request: SimRequest) -> SimResponse:
+        """The workspace's project roles; `includeMembers` is ignored (`members` is always null)."""
+        return self._page(request, [self._role_json(role) for role in self._project_roles.values()])
+
+    @route("GET", "/projects/{projectId}/members")
+    def list_project_members(self, request: SimRequest) -> list[dict[str, Any]]:
+        """Every member, in the order they were added (the spec declares no paging for this list)."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        return [self._member_json(member) for member in project["_members"]]
+
+    @route("POST", "/projects/{projectId}/addprojectmember")
+    def add_project_member_endpoint(self, request: SimRequest) -> dict[str, Any]:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        return self._member_json(self._set_member(project, validate(request.body, PROJECT_MEMBER_FORM), None))
+
+    @route("POST", "/projects/{projectId}/updateprojectmember")
+    def update_project_member(self, request: SimRequest) -> dict[str, Any]:
+        """Change a member's role and whether they are responsible."""
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        values = validate(request.body, PROJECT_MEMBER_FORM)
+        return self._member_json(self._set_member(project, values, self._member(project, values["userId"])))
+
+    @route("POST", "/projects/{projectId}/removeprojectmember")
+    def remove_project_member(self, request: SimRequest) -> SimResponse:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        member = self._member(project, validate(request.body, PROJECT_MEMBER_REMOVE_FORM)["userId"])
+        project["_members"].remove(member)
+        self._touch(project)
+        return SimResponse(204, empty=True)
+
     # --- task statuses ----------------------------------------------------------------------------------------------
     def _add_task_statuses(self, project_id: str | None, statuses: Sequence[tuple[str, str]]) -> None:
         """Task statuses of a project (None: of private tasks), in order."""
@@ -1059,6 +1184,28 @@ class AworkSimulator(Simulator):
             return next(s for s in statuses if s["type"] == "todo")
         valid = {s["id"]: s for s in statuses}
         return self._referenced(valid, status_id, "taskStatusId", "task status of this project")
+
+    @route("GET", "/projects/{projectId}/taskstatuses")
+    def list_task_statuses(self, request: SimRequest) -> SimResponse:
+        project = self._found(self._projects, request.path_params["projectId"], "project")
+        statuses = [s for s in self._task_statuses.values() if s["projectId"] == project["id"]]
+        return self._page(request, [_public(status) for status in statuses])
+
+    @route("POST", "/tasks/changestatuses")
+    def change_task_statuses(self, request: SimRequest) -> SimResponse:
+        """204 once every task has its new status; each status must belong to its task's project."""
+        if not isinstance(request.body, list):
+            raise validation_failed(("", "A list of status changes is required."))
+        changes = [validate(item, TASK_STATUS_CHANGE_FORM) for item in request.body]
+        found = []
+        for change in changes:
+            task = self._referenced(self._tasks, change["taskId"], "taskId", "task")
+            found.append((task, self._task_status(task["projectId"], change["statusId"])))
+        for task, status in found:
+            if task["taskStatusId"] != status["id"]:
+                task |= {"taskStatusId": status["id"]} | self._closing_stamps(status["type"] == "done")
+                self._touch(task)
+        return SimResponse(204, empty=True)
 
     # --- task lists -----------------------------------------------------------------------------------------------
     def _task_list_json(self, project_id: str, task_list: Row) -> dict[str, Any]:
@@ -1724,6 +1871,22 @@ class AworkSimulator(Simulator):
         return [self._task_json(self._tasks[task_id]) for task_id in self._task_ids[project["id"]]]
 
     @_locked
+    def project_members(self, project_id: str) -> list[dict[str, Any]]:
+        return [self._member_json(member) for member in self._found(self._projects, project_id, "project")["_members"]]
+
+    @_locked
+    def add_project_member(self, project_id: str, user_id: str, *, responsible: bool = False) -> dict[str, Any]:
+        """Add a member by hand, in the default role (by the rules of `addprojectmember`)."""
+        project = self._found(self._projects, project_id, "project")
+        role = next(role for role in self._project_roles.values() if role["isDefault"])
+        values = {"userId": user_id, "projectRoleId": role["id"], "isResponsible": responsible}
+        return self._member_json(self._set_member(project, values, None))
+
+    @_locked
+    def task(self, task_id: str) -> dict[str, Any]:
+        return self._task_json(self._found(self._tasks, task_id, "task"))
+
+    @_locked
     def update_project(self, project_id: str, **fields: Any) -> dict[str, Any]:
         """Change some fields of a project as a user would in awork (JSON names, e.g. `name=`, `startDate=` as a
         date or date-time text, `projectKey=`); the others keep their values. Raises SimError on invalid values."""
@@ -1738,6 +1901,17 @@ class AworkSimulator(Simulator):
         current = {name: project[name] for name in PROJECT_FORM}
         self._update_project(project, validate(current | changes, PROJECT_FORM) | {"projectKey": key})
         return self._project_json(project)
+
+
+def _nested_status(status: Row) -> dict[str, Any]:
+    """A project status as nested in a project (`ExtendedProjectStatusModel`)."""
+    return _pick(status, "id", "name", "description", "type", "isArchived", "typeOrder", "isExternal")
+
+
+def _status_json(status: Row) -> dict[str, Any]:
+    """A workspace project status (`ProjectStatus`)."""
+    fields = _pick(status, "id", "name", "type", "order", "createdOn", "createdBy", "updatedOn", "updatedBy")
+    return fields | {"projectTemplateId": None, "projectId": None, "workflowId": None, "isExternal": False}
 
 
 def _aware(moment: datetime) -> datetime:

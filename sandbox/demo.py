@@ -40,7 +40,12 @@ DEMO_CONTRACT_PROJECTS = {
 
 def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
     """An agency's MOCO account and awork workspace: five projects flagged for sync (one with a template awork
-    does not have), one linked by hand to an existing awork project, one not flagged."""
+    does not have), one linked by hand to an existing awork project, one not flagged. Lena leads them all; Anna
+    is staffed on the website, Ben on the campaign."""
+    lena, anna, ben = (
+        moco.add_user(first, last, f"{first.lower()}@pixelwerk.de")["id"]
+        for first, last in (("Lena", "Fischer"), ("Anna", "Schmidt"), ("Ben", "Weber"))
+    )
     moco.define_custom_property("Sync zu awork", "Boolean")
     moco.define_custom_property("awork Projekt", "Link")
     moco.define_custom_property("awork Projektvorlage", "Select", defaults=["Website", "Kampagne", "Retainer"])
@@ -63,6 +68,7 @@ def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
         start_date="2026-01-05",
         finish_date="2026-06-30",
         tasks=["Projektleitung", "Konzeption", "Design", "Entwicklung"],
+        leader_id=lena,
     )
     moco.add_project(
         "Frühjahrskampagne",
@@ -72,9 +78,15 @@ def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
         start_date="2026-02-01",
         finish_date="2026-04-30",
         tasks=["Projektleitung", "Kreation", "Mediaplanung"],
+        leader_id=lena,
     )
     moco.add_project(
-        "Onlineshop Wartung", identifier="P24003", customer_id=baeckerei, tags=tag, tasks=["Support", "Hosting"]
+        "Onlineshop Wartung",
+        identifier="P24003",
+        customer_id=baeckerei,
+        tags=tag,
+        tasks=["Support", "Hosting"],
+        leader_id=lena,
     )
     moco.add_project(
         "Intranet",
@@ -83,6 +95,7 @@ def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
         tags=tag,
         custom_properties={"awork Projekt": f"{AWORK_APP_URL}/projects/{intranet['id']}"},
         tasks=["Projektleitung", "Entwicklung"],
+        leader_id=lena,
     )
     moco.add_project(
         "Jahresvertrag",
@@ -91,8 +104,14 @@ def seed_demo(moco: MocoSimulator, awork: AworkSimulator) -> None:
         tags=tag,
         custom_properties={"awork Projektvorlage": "Retainer"},
         tasks=["Betreuung"],
+        leader_id=lena,
     )
-    moco.add_project("Interne Weiterbildung", identifier="P24006", customer_id=pixelwerk, tasks=["Schulung"])
+    moco.add_project(
+        "Interne Weiterbildung", identifier="P24006", customer_id=pixelwerk, tasks=["Schulung"], leader_id=lena
+    )
+    projects = {p["identifier"]: p["id"] for p in moco.projects()}
+    moco.add_contract(projects["P24001"], anna)
+    moco.add_contract(projects["P24002"], ben)
 
 
 @dataclass
@@ -144,11 +163,9 @@ def start_sandbox(
 
 
 def seed_demo_people(moco: MocoSimulator, awork: AworkSimulator) -> None:
-    """The team on both sides: Anna is staffed on the website project, Ben and Lena are not yet; Max tracks time
-    in awork but has no MOCO account (a sync issue). The Upwork freelancers Jörg, John and Jana work in awork and
-    MOCO under their own e-mails (Upwork shows John's name only: "John S.")."""
-    for first, last in (("Anna", "Schmidt"), ("Ben", "Weber"), ("Lena", "Fischer")):
-        moco.add_user(first, last, f"{first.lower()}@pixelwerk.de")
+    """The team in awork (Anna, Ben and Lena are in MOCO already, see `seed_demo`); Max tracks time in awork but
+    has no MOCO account (a sync issue). The Upwork freelancers Jörg, John and Jana work in awork and MOCO under
+    their own e-mails (Upwork shows John's name only: "John S.")."""
     awork.add_user("Anna", "Schmidt", "Anna@Pixelwerk.de")  # the same e-mail, in other case
     awork.add_user("Ben", "Weber", "ben@pixelwerk.de")
     awork.add_user("Lena", "Fischer", "lena@pixelwerk.de")
@@ -164,12 +181,8 @@ def seed_demo_people(moco: MocoSimulator, awork: AworkSimulator) -> None:
         awork.add_type_of_work(name)
 
 
-def seed_demo_times(moco: MocoSimulator, awork: AworkSimulator, today: date) -> int:
+def seed_demo_times(awork: AworkSimulator, today: date) -> int:
     """Two weeks of time entries on the imported projects (run after the import); returns how many."""
-    anna = next(u["id"] for u in moco.users() if u["email"] == "anna@pixelwerk.de")
-    website = next(p for p in moco.projects() if p["identifier"] == "P24001")
-    if anna not in {c["user_id"] for c in moco.contracts(website["id"])}:
-        moco.add_contract(website["id"], anna)
     users = {u["firstName"]: u["id"] for u in awork.users()}
     types = {t["name"]: t["id"] for t in awork.types_of_work()}
     projects = [p for p in awork.projects() if p.get("projectKey") in ("P24001", "P24002", "P24003", "INTRA")]
@@ -244,6 +257,11 @@ def run_demo(console: Console) -> None:
         summary = import_moco_projects()
         _print_run(console, summary.status, summary, summary.created)
         console.print(_awork_projects_table(sims.awork.app))
+        staffed = [p for p in sims.awork.app.projects() if p["members"]]
+        console.print(
+            f"{summary.members_added} project members arrived in awork (MOCO leaders and staff) on {len(staffed)} "
+            f"projects"
+        )
 
         console.rule("Upwork: connect, confirm the suggested mappings, backfill 90 days")
         connect_and_map_upwork(console, sims)
@@ -252,11 +270,13 @@ def run_demo(console: Console) -> None:
         console.out(timebridge("upwork", "status"), highlight=False, end="")
 
         console.rule("push awork times")
-        entries = seed_demo_times(sims.moco.app, sims.awork.app, datetime.now(ZoneInfo("Europe/Berlin")).date())
+        entries = seed_demo_times(sims.awork.app, datetime.now(ZoneInfo("Europe/Berlin")).date())
         console.print(f"{entries} time entries tracked in awork over the last two weeks")
         pushed = push_awork_times()
         _print_run(console, f"{pushed.first_day} to {pushed.last_day}: {pushed.status}", pushed)
         console.print(_moco_activities_table(sims.moco.app))
+        followed = import_moco_projects()  # the push staffed people in MOCO: the import makes them members
+        console.print(f"staffing the push added in MOCO followed into awork: {followed.members_added} members added")
 
         console.rule("sync MOCO absences")
         first = sync_moco_absences()  # what MOCO had before the first run stays out, as with awork's add-on

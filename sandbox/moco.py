@@ -946,6 +946,16 @@ class MocoSimulator(Simulator):
         self._notify(project, "delete")
         return SimResponse(200, empty=True)
 
+    @route("PUT", "/projects/{id}/archive")
+    def archive_project(self, request: SimRequest) -> JSON:
+        """Archive a project (`active: false`); it leaves `GET /projects` unless `include_archived=true`.
+        UNCONFIRMED: archiving an archived project answers 200 and changes nothing."""
+        return self._set_project_active(request, False)
+
+    @route("PUT", "/projects/{id}/unarchive")
+    def unarchive_project(self, request: SimRequest) -> JSON:
+        return self._set_project_active(request, True)
+
     # --- project tasks ----------------------------------------------------------------------------------------
     @route("GET", "/projects/{project_id}/tasks")
     def list_tasks(self, request: SimRequest) -> SimResponse:
@@ -979,12 +989,7 @@ class MocoSimulator(Simulator):
         """204, as real MOCO answers (the spec claims 200 with the task); bumps the project's `updated_at`. 422
         once hours were tracked on the task (documented; UNCONFIRMED: the error body)."""
         task = self._task_of(request)
-        project = self._projects[int(request.path_params["project_id"])]
-        if self._has_activities(task_id=task.id):
-            raise SimError(422, {"errors": {"base": ["Task has activities and cannot be deleted"]}})
-        del self._tasks[project.id][task.id]
-        self._notify(task, "delete")
-        project.updated_at = self._tick()
+        self._delete_task(self._projects[int(request.path_params["project_id"])], task)
         return SimResponse(204, empty=True)
 
     # --- project contracts (staffing) -------------------------------------------------------------------------
@@ -1357,15 +1362,18 @@ class MocoSimulator(Simulator):
         finish_date: date | str | None = None,
         tasks: Sequence[str] = (),
         active: bool = True,
+        leader_id: int | None = None,
     ) -> dict:
-        """A project led by the API user, with exactly the given tasks (no templates) and custom property values
-        stored as given (booleans as "1"/"0"). Without `customer_id` the project belongs to the agency's own
-        company (MOCO has no projects without a customer: internal projects are booked on the own company, which
-        is created on first use)."""
+        """A project led by `leader_id` (default: the API user), who is staffed on it, with exactly the given tasks
+        (no templates) and custom property values stored as given (booleans as "1"/"0"). Without `customer_id` the
+        project belongs to the agency's own company (MOCO has no projects without a customer: internal projects are
+        booked on the own company, which is created on first use)."""
         payload: dict[str, Any] = {"name": name, "tags": list(tags), "start_date": start_date}
         payload |= {"finish_date": finish_date, "custom_properties": custom_properties or {}, "active": active}
         if identifier is not None:
             payload["identifier"] = identifier
+        if leader_id is not None:
+            payload["leader_id"] = leader_id
         with self.lock:
             payload["company_id"] = self._internal_company() if customer_id is None else customer_id
             return self._project_json(self._create_project(payload, seeding=True, task_names=tasks))
@@ -1383,9 +1391,31 @@ class MocoSimulator(Simulator):
             self._commit(project, self._project_attrs(project.attrs, _unaliased(fields), seeding=True))
             return self._project_json(project)
 
+    def update_company(self, company_id: int, **fields: Any) -> dict:
+        """Change a company like `PUT /companies/{id}` (e.g. `name=`)."""
+        with self.lock:
+            company = self._lookup(self._companies, company_id)
+            self._commit(company, self._company_attrs(company.attrs, fields, company.attrs["type"]))
+            return self._company_json(company)
+
     def update_task(self, project_id: int, task_id: int, **fields: Any) -> dict:
         with self.lock:
             return self._update_task(self._lookup(self._projects, project_id), task_id, fields).json()
+
+    def remove_task(self, project_id: int, task_id: int) -> None:
+        """Delete a task like `DELETE /projects/{id}/tasks/{id}` (422 SimError once hours are tracked on it)."""
+        with self.lock:
+            project = self._lookup(self._projects, project_id)
+            self._delete_task(project, self._lookup(self._tasks[project.id], task_id))
+
+    def set_staffing(self, project_id: int, user_id: int, *, active: bool) -> dict:
+        """End (`active=False`) or resume a user's contract on a project, like `PUT .../contracts/{id}`."""
+        with self.lock:
+            project = self._lookup(self._projects, project_id)
+            [contract] = [c for c in self._contracts[project.id].values() if c.attrs["user_id"] == user_id]
+            if self._commit(contract, {**contract.attrs, "active": active}):
+                project.updated_at = contract.updated_at
+            return self._contract_json(contract)
 
     def users(self) -> list[dict]:
         """Every user, deactivated ones included."""
@@ -1550,6 +1580,11 @@ class MocoSimulator(Simulator):
         self._commit(project, self._project_attrs(project.attrs, _payload(request), seeding=False))
         return self._project_json(project)
 
+    def _set_project_active(self, request: SimRequest, active: bool) -> JSON:
+        project = self._lookup(self._projects, request.path_params["id"])
+        self._commit(project, {**project.attrs, "active": active})
+        return self._project_json(project)
+
     def _project_attrs(
         self, current: Mapping[str, Any], payload: Mapping[str, Any], *, seeding: bool, creating: bool = False
     ) -> dict[str, Any]:
@@ -1639,6 +1674,14 @@ class MocoSimulator(Simulator):
         task = self._insert(self._tasks[project.id], "task", attrs)
         project.updated_at = task.updated_at
         return task
+
+    def _delete_task(self, project: _Record, task: _Record) -> None:
+        """Remove a task (422 once hours were tracked on it); a change of its project."""
+        if self._has_activities(task_id=task.id):
+            raise SimError(422, {"errors": {"base": ["Task has activities and cannot be deleted"]}})
+        del self._tasks[project.id][task.id]
+        self._notify(task, "delete")
+        project.updated_at = self._tick()
 
     def _update_task_route(self, request: SimRequest) -> JSON:
         project = self._lookup(self._projects, request.path_params["project_id"])

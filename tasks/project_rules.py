@@ -5,10 +5,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connectors.moco import MocoProject
-from models.plans import CustomerRef, ImportPlan, PlannedProject, ProjectDraft, ProjectSteps, TaskDraft
+from models.plans import (
+    DELETED_TASK_HASH,
+    CustomerRef,
+    ImportPlan,
+    PlannedProject,
+    ProjectClosure,
+    ProjectDraft,
+    ProjectSteps,
+    TaskDraft,
+)
 from models.store import IssueDraft, Link
 
 PROJECT_KEY_MAX = 32
@@ -17,6 +26,11 @@ _AWORK_PROJECT_ID = re.compile(
     r"/projects/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:[/?#]|$)"
 )
 _TRUE_VALUES = {"1", "true", "yes", "ja"}
+CLOSED_TASK_SUFFIX = " (geschlossen in MOCO)"  # appended to awork tasks whose MOCO task is deactivated or deleted
+# the store's link kinds of the import besides project, company, task_list and task
+PROJECT_MEMBERS = "project_members"  # MOCO project -> awork project; hash of the leader and staff last synced
+PROJECT_MEMBER = "project_member"  # "<MOCO project>:<awork user>" -> awork user: a member we added
+PROJECT_CLOSED = "project_closed"  # MOCO project -> awork project we closed because it left the scope
 
 
 @dataclass(frozen=True)
@@ -125,11 +139,22 @@ def draft_project(project: MocoProject, templates: Mapping[str, str], names: Imp
         linked_awork_id=linked_id,
         moco_link_value=str(link_value) if link_value else None,
         tasks=[
-            TaskDraft(moco_id=task.id, name=task.name)
+            TaskDraft(moco_id=task.id, name=task.name, active=task.active)
             for task in project.tasks
             if normalize_name(task.name) != normalize_name(names.unassigned_task)
         ],
+        leader_id=project.leader.id if project.leader else None,
+        staff_ids=project.staff,
     )
+
+
+def closed_task_name(name: str) -> str:
+    """The awork name of a task closed because its MOCO task is deactivated or deleted (people stop booking)."""
+    return name if name.endswith(CLOSED_TASK_SUFFIX) else f"{name}{CLOSED_TASK_SUFFIX}"
+
+
+def reopened_task_name(name: str) -> str:
+    return name.removesuffix(CLOSED_TASK_SUFFIX)
 
 
 def project_steps(
@@ -138,8 +163,14 @@ def project_steps(
     task_links: Mapping[str, Link],
     has_task_list: bool,
     app_url: str,
+    *,
+    members_link: Link | None = None,
+    closed: bool = False,
 ) -> ProjectSteps:
-    """What must happen in awork and MOCO for one project, given what the store knows was done before."""
+    """What must happen in awork and MOCO for one project, given what the store knows was done before.
+
+    `task_links` are the links of the project's tasks (all of them: a linked task MOCO no longer lists was
+    deleted there); `members_link` records the members last synced; `closed` says we closed its awork project."""
     stored_id = project_link.target_id if project_link else None
     awork_id = draft.linked_awork_id or stored_id
     steps = ProjectSteps(awork_project_id=awork_id)
@@ -151,30 +182,60 @@ def project_steps(
         steps.update_project = True
     steps.write_back_link = awork_id is None or draft.moco_link_value != awork_project_url(app_url, awork_id)
     steps.ensure_task_list = not has_task_list
+    steps.sync_members = (
+        awork_id is None or members_link is None or members_link.source_hash != draft.members_hash(awork_id)
+    )
+    steps.reopen_project = closed
     for task in draft.tasks:
         link = task_links.get(str(task.moco_id))
         if link is None:
-            steps.create_tasks.append(task)
+            if task.active:  # a deactivated task never linked is not mirrored
+                steps.create_tasks.append(task)
         elif link.source_hash != task.hash:
-            steps.rename_tasks.append(task)
+            (steps.rename_tasks if task.active else steps.close_tasks).append(task)
+    listed = {str(task.moco_id) for task in draft.tasks}
+    steps.close_deleted_tasks = sorted(
+        int(moco_id)
+        for moco_id, link in task_links.items()
+        if moco_id not in listed and link.source_hash != DELETED_TASK_HASH
+    )
     return steps
+
+
+@dataclass(frozen=True)
+class ImportLinks:
+    """The store's links the import plans with, each kind by source id."""
+
+    projects: Mapping[str, Link] = field(default_factory=dict)
+    tasks: Mapping[str, Link] = field(default_factory=dict)
+    task_lists: Mapping[str, Link] = field(default_factory=dict)
+    members: Mapping[str, Link] = field(default_factory=dict)  # PROJECT_MEMBERS
+    closed: Mapping[str, Link] = field(default_factory=dict)  # PROJECT_CLOSED
+    companies: Mapping[str, Link] = field(default_factory=dict)
+
+    def tasks_of(self, moco_project_id: int) -> dict[str, Link]:
+        return {key: link for key, link in self.tasks.items() if link.parent_id == str(moco_project_id)}
 
 
 def plan_import(
     projects: Iterable[MocoProject],
     templates: Mapping[str, str],
-    project_links: Mapping[str, Link],
-    task_links: Mapping[str, Link],
-    task_list_links: Mapping[str, Link],
+    links: ImportLinks,
     names: ImportNames,
     app_url: str,
 ) -> ImportPlan:
-    """Compare MOCO's flagged projects with the store's links: what to create, link, update, or report."""
+    """Compare MOCO's flagged projects with the store's links: what to create, link, update, close, or report.
+
+    `projects` are all flagged, active MOCO projects: a linked project missing from them was archived, unflagged
+    or deleted, and its awork project is closed (once)."""
     plan = ImportPlan()
     seen_keys: dict[str, int] = {}
+    in_scope: set[str] = set()
+    renamed: dict[int, CustomerRef] = {}
     for project in projects:
         if not is_in_scope(project, names):
             continue
+        in_scope.add(str(project.id))
         plan.checked_refs.append(project_ref(project.id))
         draft = draft_project(project, templates, names)
         if isinstance(draft, IssueDraft):
@@ -186,15 +247,26 @@ def plan_import(
         source = str(draft.moco_id)
         steps = project_steps(
             draft,
-            project_links.get(source),
-            {str(t.moco_id): task_links[str(t.moco_id)] for t in draft.tasks if str(t.moco_id) in task_links},
-            source in task_list_links,
+            links.projects.get(source),
+            links.tasks_of(draft.moco_id),
+            source in links.task_lists,
             app_url,
+            members_link=links.members.get(source),
+            closed=source in links.closed,
         )
+        company = links.companies.get(str(draft.customer.moco_id))
+        if company and company.source_hash is not None and company.source_hash != draft.customer.hash:
+            renamed[draft.customer.moco_id] = draft.customer  # a company we created, for a renamed customer
         if steps.is_noop:
             plan.unchanged += 1
         else:
             plan.projects.append(PlannedProject(draft=draft, steps=steps))
+    plan.close_projects = [
+        ProjectClosure(moco_id=int(source), awork_project_id=link.target_id)
+        for source, link in sorted(links.projects.items())
+        if source not in in_scope and source not in links.closed
+    ]
+    plan.rename_companies = [renamed[key] for key in sorted(renamed)]
     return plan
 
 
@@ -218,3 +290,60 @@ def template_index(templates: Iterable[tuple[str, str]]) -> dict[str, str]:
 def batches(items: Sequence[PlannedProject], size: int) -> list[list[PlannedProject]]:
     """Consecutive slices of at most `size` projects (one Prefect task each)."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class MemberChanges:
+    """How to bring an awork project's members in line with MOCO: users to add (and whether each is the responsible
+    one), members whose responsible flag to set, and members we added who are to go. In this order: flags that
+    are cleared first, then removals, then the rest (awork allows only one responsible member)."""
+
+    add: dict[str, bool] = field(default_factory=dict)
+    update: dict[str, bool] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.add or self.update or self.remove)
+
+
+def wanted_members(
+    draft: ProjectDraft, moco_emails: Mapping[int, str], awork_users: Mapping[str, str]
+) -> tuple[dict[str, bool], list[int]]:
+    """The awork users who should be members of a project (the leader responsible, the staff not), matched by
+    e-mail (case-insensitive), and the MOCO users without an awork account. MOCO users not in `moco_emails`
+    (deactivated, or without e-mail) are left out."""
+    wanted: dict[str, bool] = {}
+    missing: list[int] = []
+    people = dict.fromkeys(draft.staff_ids, False)
+    if draft.leader_id is not None:
+        people[draft.leader_id] = True
+    for moco_id, responsible in people.items():
+        email = moco_emails.get(moco_id)
+        if not email:
+            continue
+        awork_id = awork_users.get(email.strip().lower())
+        if awork_id is None:
+            missing.append(moco_id)
+        else:
+            wanted[awork_id] = wanted.get(awork_id, False) or responsible
+    return wanted, sorted(missing)
+
+
+def member_changes(wanted: Mapping[str, bool], current: Mapping[str, bool], ours: set[str]) -> MemberChanges:
+    """Compare the wanted members (awork user id -> responsible) with the current ones: add the missing, set the
+    responsible flag where it differs (a responsible member MOCO does not name loses the flag only when MOCO names
+    another), and remove members we added who are no longer wanted. Members added by hand stay."""
+    changes = MemberChanges()
+    new_leader = any(wanted.values())
+    for user_id, responsible in current.items():
+        if user_id in wanted:
+            if wanted[user_id] != responsible:
+                changes.update[user_id] = wanted[user_id]
+        elif user_id in ours:
+            changes.remove.append(user_id)
+        elif responsible and new_leader:
+            changes.update[user_id] = False
+    changes.add.update({user_id: responsible for user_id, responsible in wanted.items() if user_id not in current})
+    changes.remove.sort()
+    return changes

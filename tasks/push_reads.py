@@ -15,11 +15,13 @@ from connectors.http import NotFoundError
 from connectors.moco import MocoActivity, MocoClient
 from models.settings import get_settings
 from models.store import Link, Store, open_store
-from tasks.project_rules import normalize_name
+from tasks.import_projects import import_names
+from tasks.project_rules import is_in_scope, normalize_name
 from tasks.shared import RETRY
 from tasks.time_rules import (
     ACTIVITY,
     AWORK_TAG,
+    HELD,
     REMOTE_PREFIX,
     LinkedProject,
     PushContext,
@@ -37,6 +39,7 @@ class PartReads(BaseModel):
     links: dict[str, Link]
     gone: list[str]
     activities: list[MocoActivity]
+    held: dict[str, Link]  # entries held back before (on closed projects)
 
 
 def read_part(store: Store, entries: list[AworkTimeEntry], context: PushContext, days: SyncWindow | None) -> PartReads:
@@ -51,13 +54,17 @@ def read_part(store: Store, entries: list[AworkTimeEntry], context: PushContext,
     remote_ids, ids = activities_to_read(entries, links, gone, context)
     known = {a.remote_id for a in ours}
     activities = read_moco_activities([r for r in remote_ids if r not in known], ids) + ours
-    return PartReads(entries=entries, links=links, gone=gone, activities=activities)
+    on_closed = [e.id for e in entries if e.project_id in context.closed_projects]
+    held = store.links(HELD, source_ids=on_closed) if on_closed else {}
+    return PartReads(entries=entries, links=links, gone=gone, activities=activities, held=held)
 
 
 @task(name="read-push-context", cache_policy=NO_CACHE, **RETRY)
 def read_push_context() -> PushContext:
-    """Linked projects (tasks and staffing from MOCO), the import's task links, and both sides' users."""
+    """Linked projects (tasks and staffing from MOCO; archived or unflagged ones are closed), the import's task
+    links of tasks still active in MOCO, and both sides' users."""
     settings = get_settings()
+    names = import_names(settings)
     store = open_store(settings.database_url)
     project_links = store.links("project")
     task_links = store.links("task")
@@ -67,20 +74,30 @@ def read_push_context() -> PushContext:
         awork_users = awork.users()
         types_of_work = {t.id: t.name for t in awork.types_of_work() if t.name}
     projects = {}
+    closed: set[str] = set()
     for project in moco_projects:
+        awork_id = project_links[str(project.id)].target_id
+        if not (project.active and is_in_scope(project, names)):
+            closed.add(awork_id)
         tasks_by_name: dict[str, int] = {}
         for moco_task in project.tasks:
             if moco_task.active:
                 tasks_by_name.setdefault(normalize_name(moco_task.name), moco_task.id)
-        projects[project_links[str(project.id)].target_id] = LinkedProject(
+        projects[awork_id] = LinkedProject(
             moco_id=project.id,
             tasks_by_name=tasks_by_name,
             unassigned_task_id=tasks_by_name.get(normalize_name(settings.moco_unassigned_task_name)),
             staffed={c.user_id for c in project.contracts if c.active},
         )
+    active_tasks = {t.id for p in moco_projects for t in p.tasks if t.active}
     return PushContext(
         projects=projects,
-        moco_task_for_awork_task={link.target_id: int(moco_id) for moco_id, link in task_links.items()},
+        moco_task_for_awork_task={
+            link.target_id: int(moco_id) for moco_id, link in task_links.items() if int(moco_id) in active_tasks
+        },
+        closed_projects=closed,
+        closed_tasks={int(moco_id) for moco_id in task_links if int(moco_id) not in active_tasks},
+        sync_since=settings.sync_since,
         moco_user_by_email={u.email.strip().lower(): u.id for u in moco_users if u.email and u.active},
         awork_users={u.id: u for u in awork_users},
         types_of_work=types_of_work,
@@ -96,12 +113,12 @@ def read_push_context() -> PushContext:
     task_run_name="read-awork-time-entries {days.first_day} to {days.last_day}",
     **RETRY,
 )
-def read_time_entries(days: SyncWindow) -> list[AworkTimeEntry]:
-    """Entries whose local date lies in the given days (1000 per page)."""
+def read_time_entries(days: SyncWindow, project_id: str | None = None) -> list[AworkTimeEntry]:
+    """Entries (of one awork project, if given) whose local date lies in the given days (1000 per page)."""
     settings = get_settings()
     start, end = days.utc_bounds()
     with AworkClient.from_settings(settings) as awork:
-        entries = awork.time_entries(starting_from=start, starting_before=end)
+        entries = awork.time_entries(starting_from=start, starting_before=end, project_id=project_id)
     kept = [e for e in entries if (day := local_date(e, settings.timezone)) and days.contains(day)]
     get_run_logger().info("read %d awork time entries (%s to %s)", len(kept), days.first_day, days.last_day)
     return kept

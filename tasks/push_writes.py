@@ -13,13 +13,13 @@ from prefect.runtime import task_run
 
 from connectors.http import ClientError, NotFoundError
 from connectors.moco import BULK_MAX, ActivityFields, MocoActivity, MocoClient, chunks
-from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, PushResult, Staffing, TimePlan
+from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, HeldEntry, PushResult, Staffing, TimePlan
 from models.settings import get_settings
 from models.store import IssueDraft, LinkRecord, open_store
 from tasks.idempotent import create_once
 from tasks.project_rules import normalize_name
 from tasks.shared import RETRY
-from tasks.time_rules import ACTIVITY, AWORK_TAG, PushContext, entry_ref
+from tasks.time_rules import ACTIVITY, AWORK_TAG, HELD, PushContext, entry_ref
 
 
 def apply_plan(plan: TimePlan, context: PushContext) -> tuple[PushResult, PushContext]:
@@ -27,6 +27,8 @@ def apply_plan(plan: TimePlan, context: PushContext) -> tuple[PushResult, PushCo
     create per user in bulk and update, in parallel batches. Returns what was done and the context afterwards
     (staffing, unassigned tasks)."""
     settings = get_settings()
+    if plan.hold:
+        open_store(settings.database_url).save_links([held_link(h) for h in plan.hold])
     unassigned_tasks, total = prepare_projects(plan.staff, plan.unassigned_task_projects, context)
     context = context.after_preparing(plan.staff, unassigned_tasks)
     if plan.delete or plan.forget:
@@ -50,6 +52,10 @@ def apply_plan(plan: TimePlan, context: PushContext) -> tuple[PushResult, PushCo
     for future in futures:
         total = total.merge(future.result())
     return total, context
+
+
+def held_link(held: HeldEntry) -> LinkRecord:
+    return LinkRecord(kind=HELD, source_id=held.entry_id, target_id=held.awork_project_id, source_day=held.day)
 
 
 def days(drafts: list[ActivityDraft]) -> str:

@@ -10,12 +10,22 @@ from pydantic import BaseModel, Field
 
 from connectors.awork import AworkTimeEntry, AworkUser
 from connectors.moco import MocoActivity
-from models.plans import ActivityChange, ActivityDraft, ActivityRemoval, Staffing, TimePlan, remote_id
+from models.plans import (
+    ActivityChange,
+    ActivityDraft,
+    ActivityRemoval,
+    HeldEntry,
+    Staffing,
+    TimePlan,
+    remote_id,
+)
 from models.store import IssueDraft, Link
-from tasks.project_rules import normalize_name
+from tasks.project_rules import normalize_name, project_ref, reopened_task_name
 
 AWORK_TAG = "awork"
 ACTIVITY = "activity"  # the store's links of awork time entries to MOCO activities
+HELD = "held_entry"  # awork time entry -> awork project: held back while its MOCO project is closed
+CAUGHT_UP = "push_project"  # awork project -> MOCO project: its entries since the sync start were pushed once
 REMOTE_PREFIX = remote_id("")  # of our MOCO activities' remote_id
 
 
@@ -38,6 +48,10 @@ class SyncWindow(BaseModel):
             parts.append(SyncWindow(first_day=first, last_day=last, explicit=self.explicit))
             first = last + timedelta(days=1)
         return parts
+
+    def starting(self, since: date | None) -> SyncWindow:
+        """The window without the days before `since` (empty when it ends before)."""
+        return self.model_copy(update={"first_day": max(self.first_day, since)}) if since else self
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """UTC instants that surely include every entry whose local date lies in the window (any time zone)."""
@@ -97,6 +111,17 @@ class PushContext(BaseModel):
     app_url: str
     default_timezone: str = "Europe/Berlin"
     auto_staff: bool = True
+    closed_projects: set[str] = Field(default_factory=set)  # awork ids whose MOCO project is archived or unflagged
+    closed_tasks: set[int] = Field(default_factory=set)  # linked MOCO tasks deactivated or deleted in MOCO
+    sync_since: date | None = None  # no entry before this local date is pushed
+
+    def carries(self, entry: AworkTimeEntry) -> bool:
+        """Whether the entry lies on or after the sync start (entries before it are never pushed, nor touched)."""
+        day = local_date(entry, self.default_timezone)
+        return self.sync_since is None or day is None or day >= self.sync_since
+
+    def open_projects(self) -> dict[str, LinkedProject]:
+        return {key: project for key, project in self.projects.items() if key not in self.closed_projects}
 
     def after_preparing(self, staffed: Iterable[Staffing], unassigned_tasks: Mapping[int, int]) -> PushContext:
         """The context once users were staffed and unassigned tasks created (for the run's next parts)."""
@@ -139,8 +164,9 @@ def match_task(
 
 
 def description(entry: AworkTimeEntry, types_of_work: Mapping[str, str] | None = None) -> str:
-    """The note, else the awork task's name, else the type of work."""
-    for text in (entry.note, entry.task.name if entry.task else None, type_of_work_name(entry, types_of_work or {})):
+    """The note, else the awork task's name (without the mark of a task closed in MOCO), else the type of work."""
+    task_name = reopened_task_name(entry.task.name) if entry.task and entry.task.name else None
+    for text in (entry.note, task_name, type_of_work_name(entry, types_of_work or {})):
         if text and text.strip():
             return text.strip()
     return ""
@@ -205,6 +231,8 @@ def activities_to_read(
     remote_ids: list[str] = []
     ids: list[int] = []
     for entry in entries:
+        if not context.carries(entry) or entry.project_id in context.closed_projects:
+            continue
         draft = draft_activity(entry, context)
         link = links.get(entry.id)
         if isinstance(draft, IssueDraft):
@@ -224,26 +252,40 @@ def plan_push(
     gone: Iterable[str],
     moco_activities: Iterable[MocoActivity],
     context: PushContext,
+    held: Mapping[str, Link] | None = None,
 ) -> TimePlan:
     """Compare entries with the store's links and MOCO's activities of ours: what to create, update, delete.
 
     `links` are the activity links of the entries and of the window; `gone` the linked entries awork confirmed
     deleted; `moco_activities` ours as MOCO has them now (see `activities_to_read`), to adopt what a crashed run
-    created and to leave billed activities alone."""
+    created and to leave billed activities alone. Entries before the sync start are left alone; entries on closed
+    projects are held back (`held`: those held before, which are not reported again)."""
     plan = TimePlan()
     activities = list(moco_activities)
     by_remote_id = {a.remote_id: a for a in activities if a.remote_id}
     by_id = {a.id: a for a in activities}
     staffing: set[tuple[int, int]] = set()
     for entry in entries:
+        if not context.carries(entry):
+            continue
         plan.checked_refs += [entry_ref(entry.id), user_ref(entry.user_id)]
         draft = draft_activity(entry, context)
         link = links.get(entry.id)
+        if link and isinstance(draft, ActivityDraft) and link.source_hash == draft.hash:
+            plan.unchanged += 1
+            continue
+        if entry.project_id in context.closed_projects:
+            plan.hold.append(
+                HeldEntry(
+                    entry_id=entry.id,
+                    awork_project_id=entry.project_id or "",
+                    day=local_date(entry, context.default_timezone) or date.min,
+                    reported=entry.id in (held or {}),
+                )
+            )
+            continue
         if isinstance(draft, IssueDraft):
             plan.issues.append(draft)
-            continue
-        if link and draft and link.source_hash == draft.hash:
-            plan.unchanged += 1
             continue
         current = by_id.get(int(link.target_id)) if link else by_remote_id.get(remote_id(entry.id))
         if draft is None:  # the entry's project is not linked (any more)
@@ -262,7 +304,8 @@ def plan_push(
         elif current.user.id != draft.user_id:  # an activity cannot change hands: delete it, create the new one
             plan_removal(plan, current, entry.id, "the awork entry moved to another user")
             plan.create.append(draft)
-        elif not link and matches(current, draft):
+        elif (not link or current.task.id in context.closed_tasks) and matches(current, draft, context.closed_tasks):
+            # found, or booked on a task closed in MOCO since and otherwise unchanged: it stays as it is
             plan.adopt.append(ActivityChange(activity_id=current.id, draft=draft))
         else:
             plan.update.append(ActivityChange(activity_id=current.id, draft=draft))
@@ -279,6 +322,53 @@ def plan_push(
     return plan
 
 
+def held_issues(held: Iterable[HeldEntry], context: PushContext) -> list[IssueDraft]:
+    """One report per closed project of the time entries held back on it for the first time (a run that meets no
+    new time there reports nothing; the issue stays open until the project is open again)."""
+    new: dict[str, dict[str, date]] = {}
+    for entry in held:
+        if not entry.reported:
+            new.setdefault(entry.awork_project_id, {})[entry.entry_id] = entry.day
+    issues = []
+    for key, entries in sorted(new.items()):
+        moco_id, days = context.projects[key].moco_id, sorted(entries.values())
+        issues.append(
+            IssueDraft(
+                kind="project closed",
+                object_ref=project_ref(moco_id),
+                message=f"MOCO project {moco_id} is archived or no longer flagged for sync: {len(entries)} new awork "
+                f"time entries on it ({days[0]} to {days[-1]}) are held back; they are pushed on the first run after "
+                f"it is active and flagged again",
+            )
+        )
+    return issues
+
+
+def catch_up_days(
+    context: PushContext,
+    held: Iterable[Link],
+    caught_up: Mapping[str, Link],
+    first_link_day: date,
+    window: SyncWindow,
+) -> dict[str, SyncWindow]:
+    """The days before the window whose entries open projects still need, by awork project: a project linked
+    since the last run, from `first_link_day`; a project open again, from its first held-back entry. Never before
+    the sync start."""
+    starts: dict[str, date] = {}
+    open_projects = context.open_projects()
+    for key in open_projects:
+        if key not in caught_up:
+            starts[key] = first_link_day
+    for link in held:
+        if link.target_id in open_projects and link.source_day:
+            starts[link.target_id] = min(starts.get(link.target_id, link.source_day), link.source_day)
+    last_day = window.first_day - timedelta(days=1)
+    parts = {
+        key: SyncWindow(first_day=day, last_day=last_day).starting(context.sync_since) for key, day in starts.items()
+    }
+    return {key: days for key, days in sorted(parts.items()) if days.first_day <= days.last_day}
+
+
 def plan_removal(plan: TimePlan, activity: MocoActivity, entry_id: str, reason: str) -> None:
     """Delete an activity of ours, unless it is billed (then it stays, reported)."""
     if activity.billed:
@@ -289,12 +379,13 @@ def plan_removal(plan: TimePlan, activity: MocoActivity, entry_id: str, reason: 
         )
 
 
-def matches(activity: MocoActivity, draft: ActivityDraft) -> bool:
-    """Whether an activity already says what the draft says (the unassigned task matches any task)."""
+def matches(activity: MocoActivity, draft: ActivityDraft, closed_tasks: Iterable[int] = ()) -> bool:
+    """Whether an activity already says what the draft says (the unassigned task matches any task, and any task
+    matches an activity on a task closed in MOCO)."""
     return (
         activity.date == draft.date
         and activity.project.id == draft.moco_project_id
-        and (draft.task_id is None or activity.task.id == draft.task_id)
+        and (draft.task_id is None or activity.task.id == draft.task_id or activity.task.id in set(closed_tasks))
         and activity.seconds == draft.seconds
         and (activity.description or "") == draft.description
         and activity.billable == draft.billable

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli import app
 from sandbox.demo import run_demo
 from tests.conftest import AWORK_KEY, MOCO_KEY
-from tests.test_import_moco_projects import seed_fields
+from tests.test_import_moco_projects import add_leader_account, seed_fields
 
 runner = CliRunner()
 
@@ -21,6 +21,7 @@ runner = CliRunner()
 @pytest.mark.usefixtures("prefect_harness")
 def test_run_import_prints_the_summary_and_status_shows_the_run(sims, settings):
     seed_fields(sims)
+    add_leader_account(sims)
     customer = sims.moco.add_company("Pixelwerk GmbH")
     sims.moco.add_project("Website", identifier="P1", customer_id=customer["id"], tags=["Sync to awork"], tasks=["A"])
     sims.moco.add_project(
@@ -82,6 +83,8 @@ def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatc
     assert "created project P24001 Website Relaunch" in output
     assert "created task P24002 / Kreation" in output
     assert "unknown template" in output
+    assert "6 project members arrived in awork (MOCO leaders and staff) on 4 projects" in output
+    assert "staffing the push added in MOCO followed into awork: 9 members added" in output
     assert "activities created" in output and "Max Klein <max@freelance.example> has no" in output
     assert "import MOCO projects: completed with issues, 3 read requests, 0 write requests" in output
     assert "push awork times: completed with issues" in output

@@ -22,8 +22,9 @@ def seed_fields(sims: Sims) -> None:
 @pytest.fixture
 def agency(sims: Sims, settings) -> dict:
     """Three flagged MOCO projects (tag, Yes/No field, template), one not flagged; awork has the template and one
-    of the customers as a company already."""
+    of the customers as a company already, and an account for the projects' leader (the MOCO key's user)."""
     seed_fields(sims)
+    add_leader_account(sims)
     template = sims.awork.add_template("Website", task_lists={"Konzept": ["Kickoff"]})
     existing_company = sims.awork.add_company("nordlicht ag")
     pixelwerk = sims.moco.add_company("Pixelwerk GmbH")
@@ -54,6 +55,12 @@ def agency(sims: Sims, settings) -> dict:
         "campaign": campaign,
         "shop": shop,
     }
+
+
+def add_leader_account(sims: Sims) -> dict:
+    """An awork account for the MOCO key's user, who leads the projects the simulator seeds."""
+    leader = next(u for u in sims.moco.users() if u["id"] == sims.moco.api_user_id)
+    return sims.awork.add_user(leader["firstname"], leader["lastname"], leader["email"])
 
 
 def awork_project(sims: Sims, key: str) -> dict:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Sims, served_prefect
 from tests.prefect_server import PrefectServer, checkout_copy, timebridge_env
-from tests.test_import_moco_projects import seed_fields
+from tests.test_import_moco_projects import add_leader_account, seed_fields
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SCHEDULED = {"import-moco-projects", "push-awork-times", "sync-upwork", "sync-moco-absences", "reconcile-hours"}
@@ -31,8 +31,9 @@ def wait_until(check, timeout: float, what: str) -> object:
 
 def seed_agency(sims: Sims) -> dict:
     """A flagged MOCO project with a task, one with an unknown template (a sync issue), a MOCO user staffed on
-    the first, and the awork user and type of work the push needs."""
+    the first, and the awork users (the projects' leader too) and type of work the push needs."""
     seed_fields(sims)
+    add_leader_account(sims)
     customer = sims.moco.add_company("Pixelwerk GmbH")
     project = sims.moco.add_project(
         "Website", identifier="P1", customer_id=customer["id"], tags=["Sync to awork"], tasks=["Design"]

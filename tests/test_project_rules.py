@@ -9,18 +9,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.moco import MocoProject
-from models.plans import TaskDraft
+from models.plans import DELETED_TASK_HASH, CustomerRef, TaskDraft
 from models.store import IssueDraft, Link
 from tasks.project_rules import (
+    ImportLinks,
     ImportNames,
     awork_project_url,
+    closed_task_name,
     draft_project,
     is_in_scope,
+    member_changes,
     normalize_name,
     parse_awork_link,
     plan_import,
     project_key,
     project_steps,
+    reopened_task_name,
+    wanted_members,
 )
 
 NAMES = ImportNames()
@@ -154,7 +159,8 @@ def test_synced_project_is_a_noop():
     url = f"{APP}/projects/{AWORK_ID}"
     draft = draft_project(moco_project(custom_properties={"awork Projekt": url}), {}, NAMES)
     tasks = {str(t.moco_id): link("task", str(t.moco_id), f"a{t.moco_id}", t.hash, "1") for t in draft.tasks}
-    steps = project_steps(draft, link("project", "1", AWORK_ID, draft.hash), tasks, True, APP)
+    members = link("project_members", "1", AWORK_ID, draft.members_hash(AWORK_ID))
+    steps = project_steps(draft, link("project", "1", AWORK_ID, draft.hash), tasks, True, APP, members_link=members)
     assert steps.is_noop
 
 
@@ -187,7 +193,7 @@ def test_plan_skips_unflagged_reports_issues_and_duplicate_keys():
         moco_project(id=3, tags=[]),  # not flagged
         moco_project(id=4, identifier="P4", customer=None),
     ]
-    plan = plan_import(projects, {}, {}, {}, {}, NAMES, APP)
+    plan = plan_import(projects, {}, ImportLinks(), NAMES, APP)
     assert [p.draft.moco_id for p in plan.projects] == [1]
     assert sorted((i.object_ref, i.kind) for i in plan.issues) == [
         ("moco project 2", "invalid project key"),
@@ -195,3 +201,137 @@ def test_plan_skips_unflagged_reports_issues_and_duplicate_keys():
     ]
     assert plan.checked_refs == ["moco project 1", "moco project 2", "moco project 4"]
     assert plan.counts()["projects to create"] == 1
+
+
+# --- project members ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("wanted", "current", "ours", "add", "update", "remove"),
+    [
+        ({"lena": True, "anna": False}, {}, set(), {"lena": True, "anna": False}, {}, []),  # first sync
+        ({"lena": True}, {"lena": True}, {"lena"}, {}, {}, []),  # in line
+        ({"lena": True}, {"lena": True, "anna": False}, {"lena", "anna"}, {}, {}, ["anna"]),  # contract ended
+        ({"lena": True}, {"lena": True, "carl": False}, {"lena"}, {}, {}, []),  # added by hand: stays
+        ({"anna": True, "lena": False}, {"lena": True, "anna": False}, set(), {}, {"lena": False, "anna": True}, []),
+        ({"anna": True}, {"carl": True}, set(), {"anna": True}, {"carl": False}, []),  # MOCO names the leader
+        ({"anna": False}, {"carl": True}, set(), {"anna": False}, {}, []),  # no leader known: carl keeps the flag
+        ({}, {"lena": True}, {"lena"}, {}, {}, ["lena"]),  # nobody left in MOCO
+    ],
+)
+def test_member_changes(wanted, current, ours, add, update, remove):
+    changes = member_changes(wanted, current, ours)
+    assert (changes.add, changes.update, changes.remove) == (add, update, remove)
+
+
+@pytest.mark.parametrize(
+    ("leader", "staff", "wanted", "missing"),
+    [
+        (1, [1, 2], {"a1": True, "a2": False}, []),
+        (None, [2], {"a2": False}, []),
+        (1, [3], {"a1": True}, [3]),  # no awork account
+        (1, [4], {"a1": True}, []),  # deactivated in MOCO (no e-mail known): left out
+    ],
+)
+def test_wanted_members_match_by_email(leader, staff, wanted, missing):
+    draft = draft_project(moco_project(leader={"id": leader} if leader else None), {}, NAMES)
+    draft = draft.model_copy(update={"staff_ids": staff})
+    moco_emails = {1: "Lena@Pixelwerk.de", 2: "anna@pixelwerk.de", 3: "nina@pixelwerk.de"}
+    awork_users = {"lena@pixelwerk.de": "a1", "anna@pixelwerk.de": "a2"}
+    assert wanted_members(draft, moco_emails, awork_users) == (wanted, missing)
+
+
+def test_members_resync_only_when_leader_staff_or_link_change():
+    contracts = [{"id": 1, "user_id": 5, "active": True}, {"id": 2, "user_id": 6, "active": False}]
+    draft = draft_project(moco_project(leader={"id": 5}, contracts=contracts), {}, NAMES)
+    assert (draft.leader_id, draft.staff_ids) == (5, [5])
+    synced = link("project_members", "1", AWORK_ID, draft.members_hash(AWORK_ID))
+    url = f"{APP}/projects/{AWORK_ID}"
+    linked = draft.model_copy(update={"linked_awork_id": AWORK_ID, "moco_link_value": url})
+    assert not project_steps(linked, None, {}, True, APP, members_link=synced).sync_members
+    staffed = linked.model_copy(update={"staff_ids": [5, 6]})
+    assert project_steps(staffed, None, {}, True, APP, members_link=synced).sync_members
+    other = "00000000-0000-4000-8000-000000000001"
+    relinked = linked.model_copy(update={"linked_awork_id": other})
+    assert project_steps(relinked, None, {}, True, APP, members_link=synced).sync_members
+
+
+# --- what closes ----------------------------------------------------------------------------------------------------
+def linked_tasks(tasks: list[TaskDraft]) -> dict[str, Link]:
+    return {str(t.moco_id): link("task", str(t.moco_id), f"a{t.moco_id}", t.hash, "1") for t in tasks}
+
+
+@pytest.mark.parametrize(
+    ("moco_tasks", "create", "rename", "close", "close_deleted"),
+    [
+        ([{"id": 11, "name": "Design"}, {"id": 12, "name": "Entwicklung"}], [], [], [], []),
+        ([{"id": 11, "name": "Design", "active": False}, {"id": 12, "name": "Entwicklung"}], [], [], [11], []),
+        ([{"id": 11, "name": "Design"}], [], [], [], [12]),  # deleted in MOCO
+        (
+            [
+                {"id": 11, "name": "Design"},
+                {"id": 12, "name": "Entwicklung"},
+                {"id": 13, "name": "QA", "active": False},
+            ],
+            [],
+            [],
+            [],
+            [],
+        ),  # never mirrored while inactive
+        ([{"id": 11, "name": "Design"}, {"id": 12, "name": "Entwicklung"}, {"id": 13, "name": "QA"}], [13], [], [], []),
+    ],
+)
+def test_which_tasks_close(moco_tasks, create, rename, close, close_deleted):
+    before = draft_project(moco_project(), {}, NAMES)
+    draft = draft_project(moco_project(tasks=moco_tasks), {}, NAMES)
+    steps = project_steps(draft, None, linked_tasks(before.tasks), True, APP)
+    assert [t.moco_id for t in steps.create_tasks] == create
+    assert [t.moco_id for t in steps.rename_tasks] == rename
+    assert [t.moco_id for t in steps.close_tasks] == close
+    assert steps.close_deleted_tasks == close_deleted
+
+
+def test_closed_tasks_stay_closed_and_come_back_when_active_again():
+    closed = draft_project(moco_project(tasks=[{"id": 11, "name": "Design", "active": False}]), {}, NAMES)
+    links = linked_tasks(closed.tasks) | {"12": link("task", "12", "a12", DELETED_TASK_HASH, "1")}
+    assert not project_steps(closed, None, links, True, APP).close_tasks  # done once
+    assert project_steps(closed, None, links, True, APP).close_deleted_tasks == []
+    active = draft_project(moco_project(tasks=[{"id": 11, "name": "Design"}]), {}, NAMES)
+    assert [t.moco_id for t in project_steps(active, None, links, True, APP).rename_tasks] == [11]
+
+
+@pytest.mark.parametrize(
+    ("name", "closed", "reopened"),
+    [
+        ("Design", "Design (geschlossen in MOCO)", "Design"),
+        ("Design (geschlossen in MOCO)", "Design (geschlossen in MOCO)", "Design"),
+    ],
+)
+def test_closed_task_names(name, closed, reopened):
+    assert closed_task_name(name) == closed
+    assert reopened_task_name(closed_task_name(name)) == reopened
+
+
+def test_projects_that_left_the_scope_close_once_and_reopen_when_back():
+    links = ImportLinks(
+        projects={
+            "1": link("project", "1", "aw1", None),
+            "2": link("project", "2", "aw2", None),
+            "3": link("project", "3", "aw3", None),
+        },
+        closed={"3": link("project_closed", "3", "aw3", None)},
+    )
+    projects = [moco_project(id=1, identifier="P1"), moco_project(id=2, identifier="P2", tags=[])]
+    plan = plan_import(projects, {}, links, NAMES, APP)
+    assert [(c.moco_id, c.awork_project_id) for c in plan.close_projects] == [(2, "aw2")]  # 3 is closed already
+    back = plan_import([*projects, moco_project(id=3, identifier="P3")], {}, links, NAMES, APP)
+    assert [p.draft.moco_id for p in back.projects if p.steps.reopen_project] == [3]
+
+
+def test_only_companies_we_created_follow_a_renamed_customer():
+    created = link("company", "7", "c7", CustomerRef(moco_id=7, name="Pixelwerk GmbH").hash)
+    found = link("company", "8", "c8", None)
+    projects = [
+        moco_project(id=1, identifier="P1", customer={"id": 7, "name": "Pixelwerk Digital"}),
+        moco_project(id=2, identifier="P2", customer={"id": 8, "name": "Nordlicht Gruppe"}),
+    ]
+    plan = plan_import(projects, {}, ImportLinks(companies={"7": created, "8": found}), NAMES, APP)
+    assert plan.rename_companies == [CustomerRef(moco_id=7, name="Pixelwerk Digital")]

@@ -15,8 +15,10 @@ from tasks.time_rules import (
     LinkedProject,
     PushContext,
     activities_to_read,
+    catch_up_days,
     description,
     draft_activity,
+    held_issues,
     local_date,
     match_task,
     plan_push,
@@ -260,3 +262,76 @@ def test_type_of_work_comes_from_the_workspace_list_when_the_entry_does_not_embe
     project = context().projects[AWORK_PROJECT]
     assert match_task(bare, project, {}, {"tow-dev": "Entwicklung"}) == 12
     assert description(bare, {"tow-dev": "Entwicklung"}) == "Entwicklung"
+
+
+# --- closed tasks and projects, sync start, catch-ups ----------------------------------------------------------------
+def test_an_activity_on_a_task_closed_in_moco_stays_and_new_time_goes_elsewhere():
+    closed = context(moco_task_for_awork_task={}, closed_tasks={12})  # awork-task-12's MOCO task is closed
+    booked = entry("e1", taskId="awork-task-12", note=None, task={"id": "awork-task-12", "name": "Design"})
+    old_link = link_for("e1", 9000, "hash of the draft on task 12")
+    plan = plan_push(
+        [booked], {"e1": old_link}, [], [activity(task={"id": 12, "name": "Design"}, description="Design")], closed
+    )
+    assert [a.activity_id for a in plan.adopt] == [9000] and plan.update == []  # no write, only the new hash
+    fresh = entry("e2", taskId="awork-task-12", typeOfWork={"id": "tow", "name": "Beratung"})
+    assert [d.task_id for d in plan_push([fresh], {}, [], [], closed).create] == [None]  # the unassigned task
+
+
+def test_description_drops_the_mark_of_a_closed_task():
+    closed_task = entry(note=None, task={"id": "t", "name": "Design (geschlossen in MOCO)"})
+    assert description(closed_task) == "Design"
+
+
+@pytest.mark.parametrize(
+    ("linked", "held_before", "held", "reported"),
+    [
+        (False, False, 1, [False]),  # new time on a closed project: held and reported
+        (False, True, 1, [True]),  # held by an earlier run: not reported again
+        (True, False, 0, []),  # pushed before and unchanged: nothing to hold
+    ],
+)
+def test_time_on_a_closed_project_is_held_back(linked, held_before, held, reported):
+    closed = context(closed_projects={AWORK_PROJECT})
+    new = entry("e1")
+    draft = draft_activity(new, closed)
+    links = {"e1": link_for("e1", 9000, draft.hash)} if linked else {}
+    held_links = {"e1": Link(kind="held_entry", source_id="e1", target_id=AWORK_PROJECT)} if held_before else {}
+    plan = plan_push([new], links, [], [], closed, held_links)
+    assert (plan.create, plan.update, len(plan.hold)) == ([], [], held)
+    assert [h.reported for h in plan.hold] == reported
+    issues = held_issues(plan.hold, closed)
+    assert [i.object_ref for i in issues] == (["moco project 100"] if reported == [False] else [])
+
+
+def test_entries_before_the_sync_start_are_left_alone():
+    start = context(sync_since=date(2026, 11, 10))
+    before, on = entry("e1", start=datetime(2026, 11, 9, 9, tzinfo=UTC)), entry("e2")
+    plan = plan_push([before, on], {}, [], [], start)
+    assert [d.entry_id for d in plan.create] == ["e2"] and plan.checked_refs[0] == "awork time entry e2"
+    window = sync_window(None, None, date(2026, 11, 20), 35).starting(date(2026, 11, 10))
+    assert (window.first_day, window.last_day) == (date(2026, 11, 10), date(2026, 11, 20))
+    assert sync_window(None, None, date(2026, 11, 20), 35).starting(date(2026, 12, 1)).slices(7) == []
+
+
+@pytest.mark.parametrize(
+    ("caught_up", "held_day", "closed", "since", "expected"),
+    [
+        (True, None, False, None, None),  # caught up, nothing held: the window covers it
+        (False, None, False, None, date(2025, 11, 20)),  # newly linked: from the default day
+        (False, None, False, date(2026, 6, 1), date(2026, 6, 1)),  # ... not before the sync start
+        (True, date(2026, 8, 1), False, None, date(2026, 8, 1)),  # open again: from its first held entry
+        (True, date(2026, 8, 1), True, None, None),  # still closed: nothing yet
+        (True, date(2026, 11, 1), False, None, None),  # held inside the window: the window pushes it
+        (False, None, False, date(2026, 11, 1), None),  # the sync start lies in the window
+    ],
+)
+def test_catch_up_days(caught_up, held_day, closed, since, expected):
+    ctx = context(closed_projects={AWORK_PROJECT} if closed else set(), sync_since=since)
+    window = sync_window(None, None, date(2026, 11, 20), 35)
+    held = [Link(kind="held_entry", source_id="e1", target_id=AWORK_PROJECT, source_day=held_day)] if held_day else []
+    markers = {AWORK_PROJECT: Link(kind="push_project", source_id=AWORK_PROJECT, target_id="100")} if caught_up else {}
+    parts = catch_up_days(ctx, held, markers, date(2025, 11, 20), window)
+    if expected is None:
+        assert parts == {}
+    else:
+        assert (parts[AWORK_PROJECT].first_day, parts[AWORK_PROJECT].last_day) == (expected, date(2026, 10, 15))

@@ -893,3 +893,97 @@ def test_absence_changes_are_delivered_to_webhooks_subscribed_to_them(client, si
         ("absence_deleted", absence["id"], "Urlaub: Ski"),
     ]
     client.delete(f"/webhooks/{webhook['id']}")
+
+
+# --- project members, roles and statuses ----------------------------------------------------------------------------
+def default_role(client: httpx.Client) -> dict[str, Any]:
+    return next(role for role in ok(client.get("/projectroles")) if role["isDefault"])
+
+
+def test_project_members_are_added_updated_and_removed(client: httpx.Client, sim: AworkSimulator) -> None:
+    project = create_project(client, name="Team project")
+    lena, anna = (sim.add_user(first, "Muster", f"{first}@team.example") for first in ("lena", "anna"))
+    role = default_role(client)["id"]
+    members = f"/projects/{project['id']}"
+    added = ok(
+        client.post(
+            f"{members}/addprojectmember", json={"userId": lena["id"], "projectRoleId": role, "isResponsible": True}
+        )
+    )
+    assert (added["userId"], added["isResponsible"], added["projectRoleName"]) == (lena["id"], True, "Member")
+    ok(client.post(f"{members}/addprojectmember", json={"userId": anna["id"], "projectRoleId": role}))
+    assert [(m["firstName"], m["isResponsible"]) for m in ok(client.get(f"{members}/members"))] == [
+        ("lena", True),
+        ("anna", False),
+    ]
+    assert [m["userId"] for m in ok(client.get(f"/projects/{project['id']}"))["members"]] == [lena["id"], anna["id"]]
+    ok(client.post(f"{members}/updateprojectmember", json={"userId": lena["id"], "projectRoleId": role}))
+    ok(
+        client.post(
+            f"{members}/updateprojectmember", json={"userId": anna["id"], "projectRoleId": role, "isResponsible": True}
+        )
+    )
+    response = client.post(f"{members}/removeprojectmember", json={"userId": lena["id"]})
+    assert response.status_code == 204
+    assert [(m["firstName"], m["isResponsible"]) for m in ok(client.get(f"{members}/members"))] == [("anna", True)]
+
+
+def test_a_member_is_added_once_and_only_one_is_responsible(client: httpx.Client, sim: AworkSimulator) -> None:
+    project = create_project(client, name="Strict team")
+    lena, anna = (sim.add_user(first, "Strikt", f"{first}@strict.example") for first in ("lena", "anna"))
+    role = default_role(client)["id"]
+    path = f"/projects/{project['id']}"
+    ok(
+        client.post(
+            f"{path}/addprojectmember", json={"userId": lena["id"], "projectRoleId": role, "isResponsible": True}
+        )
+    )
+    again = client.post(f"{path}/addprojectmember", json={"userId": lena["id"], "projectRoleId": role})
+    assert error_code(again, 400) == "duplication-violation"
+    second = {"userId": anna["id"], "projectRoleId": role, "isResponsible": True}
+    assert invalid_properties(client.post(f"{path}/addprojectmember", json=second)) == ["IsResponsible"]
+    unknown = {"userId": UNKNOWN_ID, "projectRoleId": role}
+    assert invalid_properties(client.post(f"{path}/addprojectmember", json=unknown)) == ["UserId"]
+    assert invalid_properties(client.post(f"{path}/removeprojectmember", json={"userId": anna["id"]})) == ["UserId"]
+
+
+def test_project_status_changes_close_and_reopen(client: httpx.Client) -> None:
+    project = create_project(client, name="Closing time")
+    statuses = {s["type"]: s["id"] for s in ok(client.get(f"/projects/{project['id']}/projectstatuses"))}
+    assert set(statuses) == {"not-started", "progress", "closed"}
+    assert [s["id"] for s in ok(client.get("/projectstatuses"))] == list(statuses.values())
+    change = f"/projects/{project['id']}/changestatus"
+    assert client.post(change, json={"projectStatusId": statuses["closed"]}).status_code == 204
+    closed = ok(client.get(f"/projects/{project['id']}"))
+    assert (closed["projectStatus"]["type"], closed["closedOn"] is not None) == ("closed", True)
+    assert client.post(change, json={"projectStatusId": statuses["progress"]}).status_code == 204
+    reopened = ok(client.get(f"/projects/{project['id']}"))
+    assert (reopened["projectStatus"]["type"], reopened["closedOn"]) == ("progress", None)
+    assert invalid_properties(client.post(change, json={"projectStatusId": UNKNOWN_ID})) == ["ProjectStatusId"]
+
+
+def test_task_statuses_change_in_one_request(client: httpx.Client) -> None:
+    project = create_project(client, name="Task states")
+    other = create_project(client, name="Other states")
+    task = ok(client.post("/tasks", json={"baseType": "projecttask", "entityId": project["id"], "name": "T"}))
+    statuses = {s["type"]: s["id"] for s in ok(client.get(f"/projects/{project['id']}/taskstatuses"))}
+    assert set(statuses) == {"todo", "progress", "done"} and task["taskStatus"]["type"] == "todo"
+    response = client.post("/tasks/changestatuses", json=[{"taskId": task["id"], "statusId": statuses["done"]}])
+    assert response.status_code == 204
+    done = ok(client.get(f"/tasks/{task['id']}"))
+    assert (done["taskStatus"]["type"], done["closedOn"] is not None) == ("done", True)
+    foreign = next(s["id"] for s in ok(client.get(f"/projects/{other['id']}/taskstatuses")) if s["type"] == "todo")
+    wrong = client.post("/tasks/changestatuses", json=[{"taskId": task["id"], "statusId": foreign}])
+    assert invalid_properties(wrong) == ["TaskStatusId"]
+
+
+def test_project_time_entries_filter_by_start(client: httpx.Client, sim: AworkSimulator) -> None:
+    project = create_project(client, name="Timed")
+    user = sim.add_user("Tim", "Tracker", "tim@timed.example")
+    for day in (1, 20):
+        sim.add_time_entry(
+            user_id=user["id"], project_id=project["id"], start=datetime(2026, 3, day, 9, tzinfo=UTC), duration=600
+        )
+    params = {"filterby": "startDateUtc ge datetime'2026-03-10T00:00:00'", "pageSize": 100}
+    entries = ok(client.get(f"/projects/{project['id']}/timeentries", params=params))
+    assert [e["startDateUtc"] for e in entries] == ["2026-03-20T00:00:00Z"]

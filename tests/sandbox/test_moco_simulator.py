@@ -1069,3 +1069,25 @@ def test_absences_created_and_deleted_are_delivered_to_schedule_web_hooks(
     assert delivered[0][1]["date"] == "2026-03-02" and delivered[1][1] == {"id": absence_id}
     for hook in hooks:
         api.delete(f"/account/web_hooks/{hook['id']}")
+
+
+def test_archive_and_unarchive_a_project(api: httpx.Client, sim: MocoSimulator, customer: int) -> None:
+    project = sim.add_project("Archivable", customer_id=customer)["id"]
+    archived = api.put(f"/projects/{project}/archive")
+    assert archived.status_code == 200 and archived.json()["active"] is False
+    assert ids(api.get("/projects", params={"company_id": customer})) == []
+    unarchived = api.put(f"/projects/{project}/unarchive")
+    assert unarchived.status_code == 200 and unarchived.json()["active"] is True
+    assert ids(api.get("/projects", params={"company_id": customer})) == [project]
+
+
+def test_project_embeds_its_leader_and_ended_staffing(api: httpx.Client, sim: MocoSimulator, customer: int) -> None:
+    lena = sim.add_user("Lena", "Leitung", "lena.leitung@example.com")["id"]
+    anna = sim.add_user("Anna", "Staff", "anna.staff@example.com")["id"]
+    project = sim.add_project("Led", customer_id=customer, leader_id=lena)["id"]
+    sim.add_contract(project, anna)
+    sim.set_staffing(project, anna, active=False)
+    body = api.get(f"/projects/{project}").json()
+    assert body["leader"]["id"] == lena
+    assert [(c["user_id"], c["active"]) for c in body["contracts"]] == [(lena, True), (anna, False)]
+    assert [c["user_id"] for c in api.get(f"/projects/{project}/contracts").json()] == [lena]
