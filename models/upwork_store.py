@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import Column, Index, Text, UniqueConstraint
@@ -23,6 +24,23 @@ CONNECTED, NEEDS_REAUTHORIZATION, DISCONNECTED = "connected", "needs re-authoriz
 SUGGESTED, CONFIRMED, UNMAPPED = "suggested", "confirmed", "unmapped"
 INVITED = "invited"  # mapped to an awork user who has not accepted the invitation yet
 ID_LENGTH = 100  # Upwork and awork ids
+DISPLAY_TEXT = frozenset({"name", "title", "client_name", "first_name", "last_name", "user_name"})
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def fitted(row: Row) -> Row:
+    """The row with Upwork's display text cut to its columns (ending in "…"): a long contract title is stored, not
+    refused by PostgreSQL (SQLite does not check lengths). An e-mail longer than its column cannot be a real address
+    and is left out; ids are never cut (a cut id would name another record)."""
+    for column in row.__table__.columns:  # type: ignore[attr-defined]  # every table model has one
+        value, length = getattr(row, column.name), getattr(column.type, "length", None)
+        if not (isinstance(value, str) and length and len(value) > length):
+            continue
+        if column.name in DISPLAY_TEXT:
+            setattr(row, column.name, value[: length - 1] + "…")
+        elif column.name == "email":
+            setattr(row, column.name, None)
+    return row
 
 
 class UpworkConnection(SQLModel, table=True):
@@ -258,7 +276,7 @@ class UpworkStore:
                         id=organization.id, name=organization.name, kind=organization.kind, selected=True
                     )
                 row.name, row.kind = organization.name, organization.kind
-                session.add(row)
+                session.add(fitted(row))
             session.commit()
 
     def select_organizations(self, ids: Sequence[str], selected: bool) -> list[str]:
@@ -298,7 +316,7 @@ class UpworkStore:
         """Upsert contracts, freelancers and rate history (by contract and start date), in one transaction."""
         with Session(self.engine) as session:
             for record in [*contracts, *freelancers]:
-                session.merge(record)
+                session.merge(fitted(record))
             for rate in rates:
                 existing = session.exec(
                     select(UpworkRate).where(
@@ -459,7 +477,7 @@ class LockedConnection:
         row.user_id = user_id or row.user_id
         row.user_name = user_name or row.user_name
         row.updated_at = utcnow()
-        self._session.add(row)
+        self._session.add(fitted(row))
         self._session.commit()
 
     def needs_reauthorization(self, refused: SecretStr) -> None:

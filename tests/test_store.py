@@ -22,7 +22,15 @@ from sqlalchemy.exc import StatementError
 
 from models.migrate import head, upgrade
 from models.store import IssueDraft, LinkRecord, Store, engine_for, open_store
-from models.upwork_store import UpworkContractMapping, UpworkRate, UpworkStore, UpworkTimeEntry
+from models.upwork_store import (
+    UpworkContract,
+    UpworkContractMapping,
+    UpworkFreelancer,
+    UpworkOrganization,
+    UpworkRate,
+    UpworkStore,
+    UpworkTimeEntry,
+)
 
 POSTGRES_URL = os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
@@ -185,6 +193,22 @@ def test_upwork_instants_come_back_in_utc_and_money_exactly(store):
     mapping = upwork.contract_mappings()[("o1", "c1")]
     assert (str(mapping.pay_rate), str(mapping.bill_rate)) == ("0.10", "0.13")  # half away from zero, as PostgreSQL
     assert mapping.updated_at.tzinfo is UTC
+
+
+def test_upwork_text_longer_than_its_column_is_cut_and_an_impossible_email_left_out(store):
+    upwork = UpworkStore(store.engine, cipher=None)
+    title, name = "Relaunch " * 80, "J" * 400
+    contract = UpworkContract(
+        organization_id="o1", id="c1", freelancer_id="f1", title=title, kind="hourly", status="ACTIVE"
+    )
+    freelancer = UpworkFreelancer(id="f1", name=name, email=f"{'x' * 300}@example.com")
+    upwork.save_contracts([contract], [freelancer], [])
+    upwork.save_organizations([UpworkOrganization(id="o1", name=name, kind="agency")])
+
+    [stored] = upwork.contracts()
+    assert stored.title == title[:499] + "…" and len(stored.title) == 500
+    assert upwork.freelancers()["f1"].name == "J" * 299 + "…" and upwork.freelancers()["f1"].email is None
+    assert upwork.organizations()[0].name == "J" * 299 + "…"
 
 
 def test_an_amount_too_large_for_its_column_is_refused(store):
