@@ -319,7 +319,10 @@ def map_user(
         if not mapping.awork_user_id:
             raise typer.BadParameter("there is no suggestion to confirm; name the user with --awork-user")
         if mapping.state == INVITED:
-            refuse(f"{mapping.freelancer_id} is invited to awork and has not accepted yet; run --invite again later")
+            refuse(
+                f"{mapping.freelancer_id} is invited to awork and has not accepted yet; the next refresh confirms "
+                "it once they have"
+            )
         confirm_suggestion(mapping)
     if sync is not None:
         mapping.sync_enabled = sync

@@ -12,6 +12,7 @@ from models.upwork_store import CONFIRMED, INVITED, SUGGESTED, UpworkUserMapping
 from tasks.idempotent import create_once
 from tasks.import_projects import company_for, company_index
 from tasks.project_rules import normalize_name
+from tasks.upwork_rules import Person
 
 
 def project_named(settings: Settings, name: str, company_name: str | None) -> tuple[AworkProject, bool]:
@@ -70,7 +71,16 @@ def invitation_state(invitee: Invitee, email: str) -> tuple[str, str]:
     """(state, reason) of a freelancer mapped to an invitee: confirmed once they accepted, else invited."""
     if invitee.accepted:
         return CONFIRMED, f"invited as {email}, accepted"
-    return INVITED, f"invited as {email}; confirmed once accepted (run --invite again)"
+    return INVITED, f"invited as {email}; confirmed once accepted (the next refresh sees it)"
+
+
+def accept_invitation(mapping: UpworkUserMapping, awork_people: Sequence[Person]) -> bool:
+    """Confirm a mapping to an invitee who has joined awork since; returns whether it changed."""
+    joined = {person.id for person in awork_people if person.joined}
+    if mapping.state != INVITED or mapping.awork_user_id not in joined:
+        return False
+    mapping.state, mapping.reason = CONFIRMED, (mapping.reason or "invited").split(";")[0] + ", accepted"
+    return True
 
 
 def locked_refusal(mapping: UpworkUserMapping, awork_user_id: str | None, force: bool) -> str | None:

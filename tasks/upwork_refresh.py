@@ -26,6 +26,7 @@ from models.upwork_store import (
     UpworkUserMapping,
 )
 from tasks.shared import RETRY, upwork_client, upwork_store
+from tasks.upwork_mappings import accept_invitation
 from tasks.upwork_rules import (
     CLIENT,
     Person,
@@ -65,7 +66,10 @@ def refresh_organizations() -> list[UpworkOrganization]:
 def read_awork_people() -> list[Person]:
     """awork users as the matching sees them."""
     with AworkClient.from_settings(get_settings()) as awork:
-        return [Person(u.id, u.first_name or "", u.last_name or "", u.email) for u in awork.users()]
+        return [
+            Person(u.id, u.first_name or "", u.last_name or "", u.email, joined=u.status.invitation_accepted)
+            for u in awork.users()
+        ]
 
 
 @task(
@@ -182,6 +186,8 @@ def suggest_mapping(
     mapping = store.user_mapping(organization_id, freelancer.id) or UpworkUserMapping(
         organization_id=organization_id, freelancer_id=freelancer.id
     )
+    if accept_invitation(mapping, awork_people):
+        store.save_user_mapping(mapping)
     if mapping.locked or mapping.state == CONFIRMED:
         return False
     person = Person(

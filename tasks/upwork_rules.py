@@ -52,6 +52,7 @@ class Person:
     last_name: str = ""
     email: str | None = None
     display_name: str = ""  # Upwork's "John S."
+    joined: bool = True  # an awork user who accepted their invitation (Upwork freelancers: always)
 
     def full_names(self) -> set[str]:
         full = f"{self.first_name} {self.last_name}".strip() or self.display_name

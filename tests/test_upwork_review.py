@@ -149,9 +149,10 @@ def test_invite_sends_one_invitation_and_maps_the_invitee_once_they_accept(mappe
     assert early.exit_code == 2 and "has not accepted yet" in early.output  # not confirmed before they accept
 
     sims.awork.accept_invitation(email)
-    assert f"confirmed -> {invitee['id']} (locked)" in invoke(*invite)
-    assert len(invitations(sims)) == 1
+    refresh_upwork()  # the next refresh sees the invitation accepted
     assert user_row(mapped["agency"], mehmet)[4:6] == ["confirmed", invitee["id"]]
+    assert f"confirmed -> {invitee['id']} (locked)" in invoke(*invite)  # --invite again changes nothing
+    assert len(invitations(sims)) == 1
 
     sims.awork.add_type_of_work("Upwork")  # the invitee's hours (an ended contract, within 90 days) reach them
     invoke(
