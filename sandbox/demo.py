@@ -222,7 +222,7 @@ def seed_demo_absences(moco: MocoSimulator, today: date) -> int:
     noon to Friday noon, Jana's full week off."""
     users = {u["firstname"]: u["id"] for u in moco.users()}
     monday = today + timedelta(days=7 - today.weekday())
-    days = [("Anna", offset, "4", "", "Sommerurlaub") for offset in (3, 4, 7, 8)]
+    days = [("Anna", offset, "4", "", "Skiurlaub") for offset in (3, 4, 7, 8)]
     days += [("Ben", 1, "3", "am", None), ("Lena", 2, "4", "pm", None), ("Lena", 3, "4", "", None)]
     days += [("Lena", 4, "4", "am", None)] + [("Jana", offset, "4", "", None) for offset in range(7, 12)]
     for person, offset, code, half, comment in days:

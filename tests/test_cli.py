@@ -91,7 +91,7 @@ def test_demo_prints_what_it_created_and_a_quiet_second_run(tmp_path, monkeypatc
     assert "connected to Upwork as Alex S." in output and "mapped Intranet Support -> awork project INTRA" in output
     assert "unmapped freelancer: Kampagnen-Landingpage" in output  # Mehmet has no awork user to suggest
     assert "backfill Upwork: completed with issues" in output and "entries created" in output
-    assert "4 absences arrived in awork" in output and "Sommerurlaub" in output
+    assert "4 absences arrived in awork" in output and "Skiurlaub" in output
     assert output.count(", 0 write requests") == 4
 
 
