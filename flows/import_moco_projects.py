@@ -27,7 +27,7 @@ from tasks.project_rules import (
     customer_ref,
     plan_import,
 )
-from tasks.runs import IMPORT_SCOPE, recorded_run, settle
+from tasks.runs import IMPORT_SCOPE, recorded_run
 from tasks.shared import thread_pool
 
 FLOW_NAME = "import-moco-projects"
@@ -42,16 +42,14 @@ class ImportSummary(ImportResult, SafetyNetFigure):
 
 
 @flow(name=FLOW_NAME, task_runner=thread_pool(4), log_prints=False, timeout_seconds=3600)
-def import_moco_projects(dry_run: bool = False, settle_seconds: int = 0, safety_net: bool = False) -> ImportSummary:
+def import_moco_projects(dry_run: bool = False, safety_net: bool = False) -> ImportSummary:
     """Create or link an awork project for every MOCO project flagged for sync, with its customer, template,
     tasks (task list `MOCO`) and members (leader and staff), write the awork link back to MOCO, and follow later
     MOCO changes: renames, staffing, deactivated or deleted tasks (closed in awork), projects archived or no longer
     flagged (closed in awork), renamed customers.
 
-    With `dry_run` the run stops after the plan and publishes it. `settle_seconds` (set by the webhook trigger)
-    waits that long after the run was scheduled before reading; `safety_net` (set by the schedule) reports the
-    writes the run had to make as "missed by events"."""
-    settle(settle_seconds)
+    With `dry_run` the run stops after the plan and publishes it. `safety_net` (set by the schedule beside the
+    webhooks' trigger) reports the writes the run had to make as "missed by events"."""
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=IMPORT_SCOPE) as run:
         plan = plan_run(run.store)
         checked = list(plan.checked_refs)

@@ -16,7 +16,7 @@ from models.store import Link, LinkRecord, Store
 from tasks.project_rules import project_ref
 from tasks.push_reads import read_changed_entries, read_part, read_push_context, read_time_entries
 from tasks.push_writes import apply_plan
-from tasks.runs import PUSH_SCOPE, recorded_run, settle
+from tasks.runs import PUSH_SCOPE, recorded_run
 from tasks.shared import thread_pool
 from tasks.time_rules import (
     ACTIVITY,
@@ -52,7 +52,6 @@ def push_awork_times(
     end: date | None = None,
     dry_run: bool = False,
     last_days: int | None = None,
-    settle_seconds: int = 0,
     safety_net: bool = False,
 ) -> PushSummary:
     """Push awork time entries of linked projects to MOCO as activities (user by e-mail, task by link, type of work
@@ -66,10 +65,9 @@ def push_awork_times(
     window too (since the sync start, at most `TIMEBRIDGE_PUSH_LINK_CATCHUP_DAYS` back; held-back ones all).
     Entries awork's webhook reported deleted lose their activities in the next incremental run, whatever their age.
 
-    `settle_seconds` (set by the webhook trigger) waits that long after the run was scheduled before reading;
-    `safety_net` (set by the schedules) reports the writes the run had to make as "missed by events"."""
+    `safety_net` (set by the schedules beside the webhooks' triggers) reports the writes the run had to make as
+    "missed by events"."""
     settings = get_settings()
-    settle(settle_seconds)
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=PUSH_SCOPE) as run:
         started = clock.utc_now()
         current_day = clock.today(settings.timezone)

@@ -19,7 +19,7 @@ from tasks.absences import (
     read_changed_days,
     read_moco_ranges,
 )
-from tasks.runs import ABSENCE_SCOPE, recorded_run, settle
+from tasks.runs import ABSENCE_SCOPE, recorded_run
 from tasks.shared import thread_pool
 
 FLOW_NAME = "sync-moco-absences"
@@ -42,7 +42,6 @@ def sync_moco_absences(
     start: date | None = None,
     end: date | None = None,
     dry_run: bool = False,
-    settle_seconds: int = 0,
     safety_net: bool = False,
 ) -> AbsenceSummary:
     """Carry MOCO absences to awork: per user (matched by e-mail) and kind, consecutive working days (a weekend
@@ -54,10 +53,9 @@ def sync_moco_absences(
     are re-read to follow changes and deletions. With `start`/`end` it carries that range, whatever its age. No
     absence before TIMEBRIDGE_SYNC_SINCE is ever carried.
 
-    `settle_seconds` (set by the webhook triggers) waits that long after the run was scheduled before reading;
-    `safety_net` (set by the schedule) reports the writes the run had to make as "missed by events"."""
+    `safety_net` (set by the schedule beside the webhooks' triggers) reports the writes the run had to make as
+    "missed by events"."""
     settings = get_settings()
-    settle(settle_seconds)
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=ABSENCE_SCOPE) as run:
         started = clock.utc_now().replace(microsecond=0)  # MOCO's timestamps have whole seconds
         window = absence_window(

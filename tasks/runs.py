@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +15,6 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from prefect.utilities.urls import url_for
 
-from models import clock
 from models.lease import writer_lease
 from models.settings import get_settings
 from models.store import IssueDraft, Store, open_store
@@ -64,16 +61,6 @@ def publish_run(flow: str, counts: Mapping[str, Any], issues: Sequence[IssueDraf
     description = f"{flow}: what this run did; {len(issues)} sync issue(s): [{link}]({link})"
     create_table_artifact(table=rows, key=f"{flow}-summary", description=description)
     return link
-
-
-def settle(seconds: int) -> None:
-    """Wait until `seconds` after this run was scheduled. A deployment's event trigger starts a run on the first
-    event of a burst and lets the further events of the next `within` seconds pass; with `settle_seconds` as long,
-    the run reads once every change of that window was made. A run that starts later (queued) does not wait."""
-    if seconds <= 0:
-        return
-    until = flow_run.scheduled_start_time + timedelta(seconds=seconds)
-    time.sleep(max(0.0, (until - clock.utc_now()).total_seconds()))
 
 
 def run_label(flow: str) -> str:

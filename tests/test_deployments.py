@@ -39,7 +39,7 @@ def spec_trigger(spec: dict) -> dict:
         "within": timedelta(seconds=spec["within"]),
         "threshold": spec["threshold"],
         "posture": spec["posture"],
-        "parameters": spec["parameters"],
+        "schedule_after": timedelta(seconds=spec["schedule_after"]),
         "enabled": spec["enabled"],
     }
 
@@ -52,7 +52,7 @@ def served_trigger(trigger) -> dict:
         "within": trigger.within,
         "threshold": trigger.threshold,
         "posture": trigger.posture.value,
-        "parameters": trigger.parameters,
+        "schedule_after": trigger.schedule_after,
         "enabled": trigger.enabled,
     }
 
@@ -113,7 +113,7 @@ def test_schedules_are_those_the_design_names():
         assert all(s["parameters"]["safety_net"] for s in SPECS[name]["schedules"]), name
 
 
-def test_webhook_events_trigger_their_deployments_once_per_window_and_the_run_settles_as_long():
+def test_webhook_events_trigger_their_deployments_once_per_window_and_the_run_waits_as_long():
     expected = {
         "import-moco-projects": {"timebridge.moco.project.*", "timebridge.moco.task.*", "timebridge.moco.contract.*"},
         "push-awork-times": {"timebridge.awork.timetracking.*"},
@@ -124,5 +124,6 @@ def test_webhook_events_trigger_their_deployments_once_per_window_and_the_run_se
     for name, found in triggered.items():
         for trigger in found:
             assert (trigger.posture.value, trigger.threshold) == ("Reactive", 1), name
-            assert trigger.parameters == {"settle_seconds": trigger.within.total_seconds()}, name
+            assert trigger.schedule_after == trigger.within, name  # reads once the changes of the window are made
+            assert trigger.parameters is None, name  # the deployment's: safety_net false
         assert SPECS[name]["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}, name
