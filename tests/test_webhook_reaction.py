@@ -11,26 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sandbox.awork import AworkSimulator
-from sandbox.moco import MocoSimulator
-from tests.conftest import Sims
 from tests.prefect_server import TERMINAL
-from tests.test_import_moco_projects import add_leader_account, seed_fields
-from tests.webhook_stack import Stack, reacting_stack, wait_for
+from tests.webhook_stack import Stack, entry_form, flag_for_sync, reacting_stack, seed_office, wait_for
 
 PUSH, IMPORT = "push-awork-times", "import-moco-projects"
-ANNA = "anna@pixelwerk.de"
-
-
-def seed_office(moco: MocoSimulator, awork: AworkSimulator) -> None:
-    """A MOCO project with a task and Anna staffed, not yet flagged for sync; Anna and a type of work in awork."""
-    seed_fields(Sims(moco, awork, "", ""))
-    add_leader_account(Sims(moco, awork, "", ""))
-    customer = moco.add_company("Pixelwerk GmbH")
-    project = moco.add_project("Website", identifier="P1", customer_id=customer["id"], tasks=["Design"])
-    moco.add_contract(project["id"], moco.add_user("Anna", "Schmidt", ANNA)["id"])
-    awork.add_user("Anna", "Schmidt", ANNA)
-    awork.add_type_of_work("Design")
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +25,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def linked(stack: Stack) -> tuple[dict, float | None]:
-    """The MOCO project flagged for sync (its webhook is all that starts the import): the awork project made of
-    it, and how many seconds that took."""
-    [project] = stack.moco.projects()
-    stack.moco.update_project(project["id"], tags=["Sync to awork"])
-    delay = wait_for(stack.awork.projects, 90)
-    return (stack.awork.projects() or [{}])[0], delay
-
-
-def entry_form(stack: Stack, project: dict, start: datetime, seconds: int) -> dict:
-    [anna] = [u for u in stack.awork.users() if u["firstName"] == "Anna"]
-    kind = stack.awork.types_of_work()[0]["id"]
-    return {
-        "user_id": anna["id"],
-        "project_id": project["id"],
-        "start": start,
-        "duration": seconds,
-        "type_of_work_id": kind,
-    }
+    return flag_for_sync(stack)
 
 
 def started_by_events(runs: list[dict]) -> bool:

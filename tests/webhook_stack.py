@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -17,10 +18,12 @@ import httpx
 from sandbox.awork import AworkSimulator
 from sandbox.core import ServedSimulator, _free_port
 from sandbox.moco import MocoSimulator
+from tests.conftest import Sims
 from tests.prefect_server import PrefectServer, checkout_copy, fresh_database
+from tests.test_import_moco_projects import add_leader_account, seed_fields
 
 KEY = "webhook-stack-key"
-TRIGGERED = ("import-moco-projects", "push-awork-times", "sync-moco-absences")
+ANNA = "anna@pixelwerk.de"
 
 
 @dataclass
@@ -99,6 +102,38 @@ def reacting_stack(
         worker_env = env | {"PREFECT_WORKER_QUERY_SECONDS": str(worker_query_seconds)}
         server.spawn(["prefect", "worker", "start", "--pool", "process", "--limit", "3"], clone, "worker", worker_env)
         yield Stack(server=server, moco=moco, awork=awork, env=env, deployments=server.deployments())
+
+
+def seed_office(moco: MocoSimulator, awork: AworkSimulator) -> None:
+    """A MOCO project with a task and Anna staffed, not yet flagged for sync; Anna and a type of work in awork."""
+    seed_fields(Sims(moco, awork, "", ""))
+    add_leader_account(Sims(moco, awork, "", ""))
+    customer = moco.add_company("Pixelwerk GmbH")
+    project = moco.add_project("Website", identifier="P1", customer_id=customer["id"], tasks=["Design"])
+    moco.add_contract(project["id"], moco.add_user("Anna", "Schmidt", ANNA)["id"])
+    awork.add_user("Anna", "Schmidt", ANNA)
+    awork.add_type_of_work("Design")
+
+
+def flag_for_sync(stack: Stack) -> tuple[dict, float | None]:
+    """Flag the office's MOCO project for sync (its webhook is all that starts the import): the awork project made
+    of it, and how many seconds that took (None: not within 90 s)."""
+    [project] = stack.moco.projects()
+    stack.moco.update_project(project["id"], tags=["Sync to awork"])
+    delay = wait_for(stack.awork.projects, 90)
+    return (stack.awork.projects() or [{}])[0], delay
+
+
+def entry_form(stack: Stack, project: dict, start: datetime, seconds: int) -> dict:
+    [anna] = [u for u in stack.awork.users() if u["firstName"] == "Anna"]
+    kind = stack.awork.types_of_work()[0]["id"]
+    return {
+        "user_id": anna["id"],
+        "project_id": project["id"],
+        "start": start,
+        "duration": seconds,
+        "type_of_work_id": kind,
+    }
 
 
 def _answers(url: str) -> bool:
