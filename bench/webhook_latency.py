@@ -6,9 +6,11 @@ the receiver, and the webhooks registered with `timebridge webhooks register`. A
 (by its webhook), 200 awork changes (new entries, edits, deletions) arrive at random (exponential gaps, 1.5 s on
 average); each change's delay is the time until MOCO shows it (the activity created, its seconds changed, or gone).
 Reports p50, p95 and the maximum of those delays (target: p95 under 60 s on 2 cores), the flow runs the events
-started, and MOCO requests per change. MOCO at its unlimited plan's limit (1,200 requests per 2 minutes).
+started, and MOCO requests per change. MOCO at its unlimited plan's limit (1,200 requests per 2 minutes). The
+Prefect server's database is PostgreSQL when TIMEBRIDGE_TEST_POSTGRES_URL names one (as in production), else SQLite.
 
-    .venv/bin/python -m bench.webhook_latency [--changes 200] [--mean-gap 1.5]
+    TIMEBRIDGE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python -m bench.webhook_latency [--changes 200] [--mean-gap 1.5]
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def main() -> None:
         "webhook_latency",
         [
             ("machine", f"{os.cpu_count()} cores, Python {platform.python_version()}"),
+            ("Prefect server database", "PostgreSQL" if os.environ.get("TIMEBRIDGE_TEST_POSTGRES_URL") else "SQLite"),
             ("changes", f"{len(changes)} awork changes over {spread:.0f} s ({args.mean_gap} s apart on average)"),
             ("a MOCO project flagged for sync, to awork", f"{import_delay:.1f} s"),
             ("delay change → MOCO: p50", f"{percentile(delays, 0.5):.1f} s"),

@@ -1,6 +1,7 @@
 """Near real time, end to end: changes in the simulators reach the other side through their webhooks, the receiver,
 Prefect events and the deployments' triggers (tests/webhook_stack.py), with the server's scheduler off, so no
-scheduled run helps. One stack for the whole module."""
+scheduled run helps. One stack for the whole module (about 3 minutes). Prefect's server runs on PostgreSQL when
+TIMEBRIDGE_TEST_POSTGRES_URL is set; on SQLite it sometimes locks its database and a trigger's action waits."""
 
 from __future__ import annotations
 
