@@ -14,38 +14,49 @@ from cli.console import console, run_flow
 app = typer.Typer(help="Run a flow now, in this process (Prefect's local API unless PREFECT_API_URL is set).")
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")]
+SafetyNet = Annotated[
+    bool, typer.Option("--safety-net", help="Run as the schedules do: report the writes the webhooks' events missed.")
+]
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="A local date, YYYY-MM-DD.")]
 
 
 @app.command("import-moco-projects")
-def run_import_moco_projects(dry_run: DryRun = False) -> None:
+def run_import_moco_projects(dry_run: DryRun = False, safety_net: SafetyNet = False) -> None:
     """MOCO projects flagged for sync become awork projects (customer, template, task list MOCO, tasks)."""
     from flows.import_moco_projects import import_moco_projects
 
-    run_flow("import-moco-projects", lambda: import_moco_projects(dry_run=dry_run), dry_run)
+    run_flow("import-moco-projects", lambda: import_moco_projects(dry_run=dry_run, safety_net=safety_net), dry_run)
 
 
 @app.command("push-awork-times")
-def run_push_awork_times(start: Day = None, end: Day = None, dry_run: DryRun = False) -> None:
+def run_push_awork_times(
+    start: Day = None, end: Day = None, dry_run: DryRun = False, safety_net: SafetyNet = False
+) -> None:
     """awork time entries on linked projects become MOCO activities: incremental, or a resync of start..end."""
     from flows.push_awork_times import push_awork_times
 
     run_flow(
         "push-awork-times",
-        lambda: push_awork_times(start=start and start.date(), end=end and end.date(), dry_run=dry_run),
+        lambda: push_awork_times(
+            start=start and start.date(), end=end and end.date(), dry_run=dry_run, safety_net=safety_net
+        ),
         dry_run,
         lambda summary: f"push-awork-times {summary.first_day} to {summary.last_day}: {summary.status}",
     )
 
 
 @app.command("sync-moco-absences")
-def run_sync_moco_absences(start: Day = None, end: Day = None, dry_run: DryRun = False) -> None:
+def run_sync_moco_absences(
+    start: Day = None, end: Day = None, dry_run: DryRun = False, safety_net: SafetyNet = False
+) -> None:
     """MOCO absences become awork absences: those new or changed since the first run, or the range start..end."""
     from flows.sync_moco_absences import sync_moco_absences
 
     run_flow(
         "sync-moco-absences",
-        lambda: sync_moco_absences(start=start and start.date(), end=end and end.date(), dry_run=dry_run),
+        lambda: sync_moco_absences(
+            start=start and start.date(), end=end and end.date(), dry_run=dry_run, safety_net=safety_net
+        ),
         dry_run,
         lambda summary: f"sync-moco-absences {summary.first_day} to {summary.last_day}: {summary.status}",
     )

@@ -1,6 +1,6 @@
 """The deployments of `prefect.yaml`, the one source for both `prefect deploy` and `timebridge serve`: this module
 reads that file and turns each entry into the deployment `serve` registers (same name, flow, description, tags,
-parameters, schedules with their slugs, concurrency limit and collision strategy)."""
+parameters, schedules with their slugs, event triggers, concurrency limit and collision strategy)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentTriggerTypes, TriggerTypes
 from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
+from pydantic import TypeAdapter
 
 from tasks.shared import in_sync
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
+TRIGGER = TypeAdapter(DeploymentTriggerTypes)  # how `prefect deploy` reads a trigger of prefect.yaml
 
 
 def deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
@@ -53,6 +56,11 @@ def schedule(spec: dict[str, Any]) -> Schedule:
     raise ValueError(f"schedule {spec['slug']} of prefect.yaml has neither cron nor interval")
 
 
+def triggers(spec: dict[str, Any]) -> list[DeploymentTriggerTypes | TriggerTypes]:
+    """The event triggers of one entry of prefect.yaml, read as `prefect deploy` reads them."""
+    return [TRIGGER.validate_python(trigger) for trigger in spec.get("triggers") or []]
+
+
 def deployment(spec: dict[str, Any]) -> RunnerDeployment:
     """The deployment `timebridge serve` registers for one entry of prefect.yaml."""
     limit = spec.get("concurrency_limit")
@@ -62,6 +70,7 @@ def deployment(spec: dict[str, Any]) -> RunnerDeployment:
         tags=spec.get("tags"),
         parameters=spec.get("parameters") or {},
         schedules=[schedule(s) for s in spec.get("schedules") or []],
+        triggers=triggers(spec),
         concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit,
     )
     return in_sync(made)

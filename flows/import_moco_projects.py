@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.futures import wait
 
-from models.plans import ImportPlan, ImportResult, PlannedProject
+from models.plans import ImportPlan, ImportResult, PlannedProject, SafetyNetFigure
 from models.settings import get_settings
 from models.store import Store
 from tasks.import_projects import (
@@ -33,7 +33,7 @@ from tasks.shared import thread_pool
 FLOW_NAME = "import-moco-projects"
 
 
-class ImportSummary(ImportResult):
+class ImportSummary(ImportResult, SafetyNetFigure):
     """The flow's return value: what was planned and done, and how the run ended."""
 
     status: str = "completed"
@@ -42,13 +42,14 @@ class ImportSummary(ImportResult):
 
 
 @flow(name=FLOW_NAME, task_runner=thread_pool(4), log_prints=False, timeout_seconds=3600)
-def import_moco_projects(dry_run: bool = False) -> ImportSummary:
+def import_moco_projects(dry_run: bool = False, safety_net: bool = False) -> ImportSummary:
     """Create or link an awork project for every MOCO project flagged for sync, with its customer, template,
     tasks (task list `MOCO`) and members (leader and staff), write the awork link back to MOCO, and follow later
     MOCO changes: renames, staffing, deactivated or deleted tasks (closed in awork), projects archived or no longer
     flagged (closed in awork), renamed customers.
 
-    With `dry_run` the run stops after the plan and publishes it."""
+    With `dry_run` the run stops after the plan and publishes it. `safety_net` (set by the schedule beside the
+    webhooks' trigger) reports the writes the run had to make as "missed by events"."""
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=IMPORT_SCOPE) as run:
         plan = plan_run(run.store)
         checked = list(plan.checked_refs)
@@ -56,6 +57,7 @@ def import_moco_projects(dry_run: bool = False) -> ImportSummary:
             summary = ImportSummary(dry_run=True, planned=plan.counts(), issues=plan.issues)
         else:
             summary = apply_plan(plan)
+            summary.missed_by_events = summary.writes() if safety_net else None
             checked += {customer_ref(p.draft.customer.moco_id) for p in plan.projects}  # their companies ensured
         run.finish(summary.planned if dry_run else summary.counts(), summary.issues, checked)
     summary.status = run.status

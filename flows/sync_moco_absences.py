@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 
 from models import clock
+from models.plans import SafetyNetFigure
 from models.settings import Settings, get_settings
 from models.store import Store
 from tasks.absence_rules import ABSENCE, AbsencePlan, AbsenceResult, absence_window, plan_absences
@@ -26,7 +27,7 @@ CARRIED_SINCE = f"{FLOW_NAME}: carried since"  # the store's cursor of the first
 FLOW_TIMEOUT_SECONDS = 3600
 
 
-class AbsenceSummary(AbsenceResult):
+class AbsenceSummary(AbsenceResult, SafetyNetFigure):
     """The flow's return value: what was planned and done, over which days, and how the run ended."""
 
     status: str = "completed"
@@ -37,7 +38,12 @@ class AbsenceSummary(AbsenceResult):
 
 
 @flow(name=FLOW_NAME, task_runner=thread_pool(2), timeout_seconds=FLOW_TIMEOUT_SECONDS)
-def sync_moco_absences(start: date | None = None, end: date | None = None, dry_run: bool = False) -> AbsenceSummary:
+def sync_moco_absences(
+    start: date | None = None,
+    end: date | None = None,
+    dry_run: bool = False,
+    safety_net: bool = False,
+) -> AbsenceSummary:
     """Carry MOCO absences to awork: per user (matched by e-mail) and kind, consecutive working days (a weekend
     between them does not split them) become one awork absence with its half days, described by the kind and the
     comments, marked as ours (`externalProvider`). Changes and deletions in MOCO follow.
@@ -45,7 +51,10 @@ def sync_moco_absences(start: date | None = None, end: date | None = None, dry_r
     Without dates the run is incremental, like awork's own add-on: only absences new or changed since the first run
     (or since TIMEBRIDGE_SYNC_SINCE) are carried, and the days from TIMEBRIDGE_PUSH_RESCAN_DAYS ago to a year ahead
     are re-read to follow changes and deletions. With `start`/`end` it carries that range, whatever its age. No
-    absence before TIMEBRIDGE_SYNC_SINCE is ever carried."""
+    absence before TIMEBRIDGE_SYNC_SINCE is ever carried.
+
+    `safety_net` (set by the schedule beside the webhooks' triggers) reports the writes the run had to make as
+    "missed by events"."""
     settings = get_settings()
     with recorded_run(FLOW_NAME, dry_run=dry_run, writes=ABSENCE_SCOPE) as run:
         started = clock.utc_now().replace(microsecond=0)  # MOCO's timestamps have whole seconds
@@ -90,6 +99,7 @@ def sync_moco_absences(start: date | None = None, end: date | None = None, dry_r
             planned=plan.counts(),
         )
         summary.absences_unchanged, summary.absences_not_carried = plan.unchanged, plan.not_carried
+        summary.missed_by_events = summary.writes() if safety_net and not dry_run else None
         run.finish(summary.planned if dry_run else summary.counts(), summary.issues, plan.checked_refs)
     summary.status = run.status
     get_run_logger().info("%s (%s to %s): %s", summary.status, window.first_day, window.last_day, run.counts)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field
 
@@ -169,7 +169,13 @@ class ImportPlan(BaseModel):
 class RunResult(BaseModel):
     """Counts and issues of applying a plan; results of batches add up with `merge`."""
 
+    WRITES: ClassVar[tuple[str, ...]] = ()  # the counts that are changes made in the other system
+
     issues: list[IssueDraft] = Field(default_factory=list)
+
+    def writes(self) -> int:
+        """How many changes this made in the other system."""
+        return sum(getattr(self, name) for name in self.WRITES)
 
     def merge(self, other: Self) -> Self:
         merged = self.model_dump()
@@ -183,6 +189,23 @@ class RunResult(BaseModel):
 
 class ImportResult(RunResult):
     """What applying (part of) an import plan did."""
+
+    WRITES = (
+        "projects_created",
+        "projects_updated",
+        "links_written_back",
+        "companies_created",
+        "task_lists_created",
+        "tasks_created",
+        "tasks_renamed",
+        "tasks_closed",
+        "members_added",
+        "members_updated",
+        "members_removed",
+        "projects_closed",
+        "projects_reopened",
+        "companies_renamed",
+    )
 
     projects_created: int = 0
     projects_linked: int = 0
@@ -200,6 +223,13 @@ class ImportResult(RunResult):
     projects_reopened: int = 0
     companies_renamed: int = 0
     created: list[str] = Field(default_factory=list)  # human-readable lines of what was created
+
+
+class SafetyNetFigure(BaseModel):
+    """Part of a flow's summary: in a scheduled run (the safety net beside the webhooks' triggers), the writes it
+    had to make, i.e. what the events missed (should be 0); None in other runs, and then not shown."""
+
+    missed_by_events: int | None = None
 
 
 class ActivityDraft(BaseModel):
@@ -289,6 +319,8 @@ class TimePlan(BaseModel):
 
 class PushResult(RunResult):
     """What applying (part of) a push plan did."""
+
+    WRITES = ("activities_created", "activities_updated", "activities_deleted", "users_staffed", "tasks_created")
 
     activities_created: int = 0
     activities_updated: int = 0

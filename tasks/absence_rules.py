@@ -264,6 +264,8 @@ class AbsencePlan(BaseModel):
 class AbsenceResult(RunResult):
     """What applying an absence plan did."""
 
+    WRITES = ("absences_created", "absences_updated", "absences_deleted")
+
     absences_created: int = 0
     absences_updated: int = 0
     absences_linked: int = 0

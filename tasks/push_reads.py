@@ -42,12 +42,18 @@ class PartReads(BaseModel):
     held: dict[str, Link]  # entries held back before (on closed projects)
 
 
-def read_part(store: Store, entries: list[AworkTimeEntry], context: PushContext, days: SyncWindow | None) -> PartReads:
+def read_part(
+    store: Store,
+    entries: list[AworkTimeEntry],
+    context: PushContext,
+    days: SyncWindow | None,
+    reported_deleted: Sequence[str] = (),
+) -> PartReads:
     """Read what a part of the run needs: its entries' links (and, for a slice of days, the links of those days,
-    to find deleted entries; for a resync also our MOCO activities of those days, in case links were lost), what
-    awork says of missing entries, and our MOCO activities."""
+    to find deleted entries; for a resync also our MOCO activities of those days, in case links were lost; and the
+    links of entries awork reported deleted), what awork says of missing entries, and our MOCO activities."""
     links = store.links(ACTIVITY, days=(days.first_day, days.last_day)) if days else {}
-    links.update(store.links(ACTIVITY, source_ids=[e.id for e in entries]))
+    links.update(store.links(ACTIVITY, source_ids=[e.id for e in entries] + list(reported_deleted)))
     ours = read_our_activities_between(days) if days and days.explicit else []
     gone, moved = confirm_deleted(missing_entries(links, entries, ours))
     entries = entries + moved

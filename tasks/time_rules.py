@@ -26,6 +26,9 @@ AWORK_TAG = "awork"
 ACTIVITY = "activity"  # the store's links of awork time entries to MOCO activities
 HELD = "held_entry"  # awork time entry -> awork project: held back while its MOCO project is closed
 CAUGHT_UP = "push_project"  # awork project -> MOCO project: its entries since the sync start were pushed once
+# awork time entries awork's webhook reported deleted, kept by the receiver until the push has deleted their
+# activities (whatever their age: the re-scan finds deletions of the last 35 days only)
+REPORTED_DELETED = "reported_deleted_entry"
 REMOTE_PREFIX = remote_id("")  # of our MOCO activities' remote_id
 
 
@@ -170,6 +173,14 @@ def description(entry: AworkTimeEntry, types_of_work: Mapping[str, str] | None =
         if text and text.strip():
             return text.strip()
     return ""
+
+
+def settled_deletions(reported: Iterable[str], gone: Iterable[str], still_linked: Iterable[str]) -> list[str]:
+    """The reported deletions a push is done with: entries whose activity link is gone (deleted, or never ours),
+    and entries awork still has (nothing to delete). An entry deleted in awork whose activity is still linked (MOCO
+    refused: billed) stays reported, so each run tries again while its sync issue stays open."""
+    pending = set(gone) & set(still_linked)
+    return sorted(entry_id for entry_id in set(reported) if entry_id not in pending)
 
 
 def entry_ref(entry_id: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +14,8 @@ from pydantic import BaseModel, SecretStr
 
 from connectors.awork import AworkWebhook, AworkWebhookForm
 from connectors.moco import MocoWebHook
+from models.store import LinkRecord
+from tasks.time_rules import REPORTED_DELETED
 
 WEBHOOK_NAME = "timebridge"  # the name of our awork webhook
 AWORK_PATH = "/timebridge/awork"  # the receiver's paths; a webhook whose URL ends with one of them is ours
@@ -98,6 +100,20 @@ def awork_event(delivery: Any) -> WebhookEvent:
         resource=_resource("awork", kind, entity_id),
         related=_related("awork", project=entity.get("projectId"), user=entity.get("userId")),
         payload=payload,
+    )
+
+
+def reported_deletion(event: WebhookEvent) -> LinkRecord | None:
+    """The awork time entry a `timetracking.deleted` event reports deleted, as the store keeps it for the push
+    (with its day, where the delivery gave one); None for every other event."""
+    if event.event != "timebridge.awork.timetracking.deleted":
+        return None
+    day = event.payload.get("day")
+    return LinkRecord(
+        kind=REPORTED_DELETED,
+        source_id=event.payload["entity_id"],
+        target_id="deleted in awork",
+        source_day=date.fromisoformat(day) if day else None,
     )
 
 

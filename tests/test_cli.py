@@ -124,9 +124,9 @@ def test_prefect_yaml_declares_the_push_deployment_with_a_nightly_resync():
     config = yaml.safe_load(Path(__file__).parent.parent.joinpath("prefect.yaml").read_text())
     [deployment] = [d for d in config["deployments"] if d["name"] == "push-awork-times"]
     assert deployment["entrypoint"] == "flows/push_awork_times.py:push_awork_times"
-    every_ten, nightly = deployment["schedules"]
-    assert every_ten["interval"] == 600
-    assert nightly["cron"] == "30 2 * * *" and nightly["parameters"] == {"last_days": 35}
+    hourly, nightly = deployment["schedules"]
+    assert hourly["interval"] == 3600 and hourly["parameters"] == {"safety_net": True}
+    assert nightly["cron"] == "30 2 * * *" and nightly["parameters"] == {"last_days": 35, "safety_net": True}
     assert deployment["concurrency_limit"]["limit"] == 1
 
 
@@ -147,6 +147,6 @@ def test_prefect_yaml_declares_the_import_deployment():
     config = yaml.safe_load(Path(__file__).parent.parent.joinpath("prefect.yaml").read_text())
     [deployment] = [d for d in config["deployments"] if d["name"] == "import-moco-projects"]
     assert deployment["entrypoint"] == "flows/import_moco_projects.py:import_moco_projects"
-    assert deployment["schedules"][0]["interval"] == 900
+    assert deployment["schedules"][0]["interval"] == 3600
     assert deployment["concurrency_limit"]["limit"] == 1
     assert deployment["work_pool"]["name"] == "process"

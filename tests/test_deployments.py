@@ -30,6 +30,33 @@ def served_schedule(schedule) -> dict:
     return {**what, "slug": schedule.slug, "active": schedule.active, "parameters": schedule.parameters or None}
 
 
+def spec_trigger(spec: dict) -> dict:
+    """A prefect.yaml trigger in the shape the served deployment keeps it."""
+    return {
+        "name": spec["name"],
+        "match": spec["match"],
+        "expect": set(spec["expect"]),
+        "within": timedelta(seconds=spec["within"]),
+        "threshold": spec["threshold"],
+        "posture": spec["posture"],
+        "schedule_after": timedelta(seconds=spec["schedule_after"]),
+        "enabled": spec["enabled"],
+    }
+
+
+def served_trigger(trigger) -> dict:
+    return {
+        "name": trigger.name,
+        "match": trigger.match.model_dump(),
+        "expect": trigger.expect,
+        "within": trigger.within,
+        "threshold": trigger.threshold,
+        "posture": trigger.posture.value,
+        "schedule_after": trigger.schedule_after,
+        "enabled": trigger.enabled,
+    }
+
+
 def spec_zone(zone: str | None) -> str | None:
     return None if zone in (None, "UTC") else zone  # an interval without a zone is stored in UTC
 
@@ -43,6 +70,7 @@ def test_served_deployment_equals_prefect_yaml(served):
     assert served.tags == spec["tags"]
     assert served.parameters == spec["parameters"]
     assert [served_schedule(s) for s in served.schedules] == [schedule_of(s) for s in spec.get("schedules", [])]
+    assert [served_trigger(t) for t in served.triggers] == [spec_trigger(t) for t in spec.get("triggers", [])]
     limit = spec["concurrency_limit"]
     assert (served.concurrency_limit, served.concurrency_options.collision_strategy.value) == (
         limit["limit"],
@@ -61,7 +89,7 @@ def test_deployment_parameters_are_parameters_of_their_flows():
     for spec in SPECS.values():
         flow = entrypoint_flow(spec["entrypoint"])
         accepted = set(inspect.signature(flow.fn).parameters)
-        overrides = [s.get("parameters") or {} for s in spec.get("schedules", [])]
+        overrides = [s.get("parameters") or {} for s in spec.get("schedules", []) + spec.get("triggers", [])]
         for parameters in [spec["parameters"], *overrides]:
             assert set(parameters) <= accepted, (spec["name"], set(parameters) - accepted)
 
@@ -71,8 +99,8 @@ def test_schedules_are_those_the_design_names():
         name: [s.get("interval") or s.get("cron") for s in spec.get("schedules", [])] for name, spec in SPECS.items()
     }
     assert every == {
-        "import-moco-projects": [900],
-        "push-awork-times": [600, "30 2 * * *"],
+        "import-moco-projects": [3600],
+        "push-awork-times": [3600, "30 2 * * *"],
         "sync-upwork": [3600],
         "sync-moco-absences": [3600],
         "backfill-upwork": [],
@@ -80,4 +108,22 @@ def test_schedules_are_those_the_design_names():
         "reconcile-hours": ["15 3 * * *"],
         "doctor": [],
     }
-    assert SPECS["push-awork-times"]["schedules"][1]["parameters"] == {"last_days": 35}
+    assert SPECS["push-awork-times"]["schedules"][1]["parameters"] == {"last_days": 35, "safety_net": True}
+    for name in ("import-moco-projects", "push-awork-times", "sync-moco-absences"):  # the safety net of the events
+        assert all(s["parameters"]["safety_net"] for s in SPECS[name]["schedules"]), name
+
+
+def test_webhook_events_trigger_their_deployments_once_per_window_and_the_run_waits_as_long():
+    expected = {
+        "import-moco-projects": {"timebridge.moco.project.*", "timebridge.moco.task.*", "timebridge.moco.contract.*"},
+        "push-awork-times": {"timebridge.awork.timetracking.*"},
+        "sync-moco-absences": {"timebridge.moco.schedule.*", "timebridge.awork.absence.*"},
+    }
+    triggered = {d.name: d.triggers for d in deployments() if d.triggers}
+    assert {name: set().union(*(t.expect for t in found)) for name, found in triggered.items()} == expected
+    for name, found in triggered.items():
+        for trigger in found:
+            assert (trigger.posture.value, trigger.threshold) == ("Reactive", 1), name
+            assert trigger.schedule_after == trigger.within, name  # reads once the changes of the window are made
+            assert trigger.parameters is None, name  # the deployment's: safety_net false
+        assert SPECS[name]["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}, name

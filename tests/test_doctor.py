@@ -354,8 +354,8 @@ def test_deployments_and_their_schedules_on_the_prefect_server(settings):
         assert {check.status for check in read_prefect(specs)} == {"OK"}
         with get_client(sync_client=True) as client:
             push = client.read_deployment_by_name("push-awork-times/push-awork-times")
-            every_10_minutes = next(s.id for s in push.schedules if s.slug == "every-10-minutes")
-            client.delete_deployment_schedule(push.id, every_10_minutes)
+            hourly = next(s.id for s in push.schedules if s.slug == "hourly")
+            client.delete_deployment_schedule(push.id, hourly)
             reconcile = client.read_deployment_by_name("reconcile-hours/reconcile-hours")
             client.update_deployment_schedule(reconcile.id, reconcile.schedules[0].id, active=False)
             client.delete_deployment(client.read_deployment_by_name("sync-upwork/sync-upwork").id)
@@ -369,7 +369,7 @@ def test_deployments_and_their_schedules_on_the_prefect_server(settings):
 
     redeploy = "deploy again: `prefect --no-prompt deploy --all` in the checkout (workers), or `timebridge serve`"
     assert problems == {
-        "deployment push-awork-times": ("schedule(s) missing: every-10-minutes", redeploy),
+        "deployment push-awork-times": ("schedule(s) missing: hourly", redeploy),
         "deployment sync-upwork": ("not on the Prefect server", redeploy),
         "deployment reconcile-hours": (
             "schedule(s) paused: nightly",

@@ -122,7 +122,7 @@ def test_deployed_flows_run_on_workers_and_schedules_fire(server: PrefectServer,
     server.spawn(["timebridge", "serve", "--replace"], clone, "serve", env)
     wait_until(lambda: "are being served" in server.log("serve"), 60, "`timebridge serve` to register")
     served = server.deployments()
-    assert {s["slug"] for s in served["push-awork-times"]["schedules"]} == {"every-10-minutes", "nightly-35-days"}
+    assert {s["slug"] for s in served["push-awork-times"]["schedules"]} == {"hourly", "nightly-35-days"}
     customer_id = agency["moco_project"]["customer"]["id"]
     sims.moco.add_project("Intranet", identifier="P3", customer_id=customer_id, tags=["Sync to awork"])
     run = server.wait_for_run(server.create_run(served["import-moco-projects"]["id"]), timeout=120)

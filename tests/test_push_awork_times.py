@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr
 
 from flows.import_moco_projects import import_moco_projects
 from flows.push_awork_times import push_awork_times
 from models import clock
 from models.store import Store, open_store
+from sandbox.core import ServedSimulator
 from tests.conftest import Sims
 from tests.test_import_moco_projects import crash_on_first_save_of, seed_fields
 
@@ -328,3 +331,60 @@ def test_dry_run_writes_nothing(sims, office):
     marks = sims.marks()
     summary = push_awork_times(dry_run=True)
     assert sims.writes(*marks) == [] and summary.planned["activities to create"] == 1
+
+
+def test_entries_deleted_in_awork_long_ago_lose_their_activities_on_the_next_run(sims, office, settings):
+    """awork's webhook reports the deletion to the receiver, which keeps it; the next incremental run deletes the
+    activity although the entry is far older than the re-scan, and a billed one stays an issue until unbilled."""
+    from connectors.awork import AworkClient, AworkWebhookForm
+    from tasks.time_rules import REPORTED_DELETED
+    from tasks.webhook_rules import AWORK_PATH, AWORK_TOKEN_HEADER
+    from webhooks.receiver import create_app
+
+    old, billed = (add_entry(sims, office, start=at(TODAY - timedelta(days=d), 9)) for d in (200, 300))
+    push_awork_times(start=TODAY - timedelta(days=300), end=TODAY)
+    push_awork_times()  # sets the cursor
+    sims.moco.bill_activity(activity_of(sims, billed)["id"])
+    token = SecretStr("hook-token")
+    with ServedSimulator(create_app(settings, token, emit=lambda **event: None)) as receiver:
+        hook = AworkWebhookForm(
+            name="timebridge",
+            uri=receiver.url + AWORK_PATH,
+            events=["timetracking_deleted"],
+            header_name=AWORK_TOKEN_HEADER,
+            header_value=token,
+        )
+        with AworkClient.from_settings(settings) as awork:
+            awork.create_webhook(hook)
+        for entry in (old, billed):
+            sims.awork.delete_time_entry(entry["id"])
+        assert sims.awork.deliveries.wait(10)
+    assert sorted(store(settings).links(REPORTED_DELETED)) == sorted([old["id"], billed["id"]])
+
+    summary = push_awork_times()
+
+    assert summary.activities_deleted == 1 and summary.status == "completed with issues"
+    assert sims.moco.activities(remote_id=f"awork:{old['id']}") == []
+    assert activity_of(sims, billed)["billed"] is True
+    assert [i.object_ref for i in summary.issues] == [f"awork time entry {billed['id']}"]
+    assert list(store(settings).links(REPORTED_DELETED)) == [billed["id"]]  # tried again on every run
+    again = push_awork_times()
+    assert [i.object_ref for i in again.issues] == [f"awork time entry {billed['id']}"]
+    assert [i.object_ref for i in store(settings).open_issues("push-awork-times")] == [
+        f"awork time entry {billed['id']}"
+    ]
+
+
+def test_a_safety_net_run_reports_the_writes_the_events_missed(sims, office):
+    from prefect.artifacts import Artifact
+
+    add_entry(sims, office)
+    missed = push_awork_times(safety_net=True)
+    assert missed.missed_by_events == 1  # nothing had pushed the new entry before the schedule's run
+
+    caught_up = push_awork_times(safety_net=True)
+
+    assert caught_up.missed_by_events == 0
+    artifact = Artifact.get("push-awork-times-summary")
+    assert artifact is not None and {"what": "missed_by_events", "count": 0} in json.loads(str(artifact.data))
+    assert "missed_by_events" not in push_awork_times().counts()  # only the schedules' runs report it

@@ -22,6 +22,7 @@ from tasks.time_rules import (
     local_date,
     match_task,
     plan_push,
+    settled_deletions,
     sync_window,
 )
 
@@ -335,3 +336,11 @@ def test_catch_up_days(caught_up, held_day, closed, since, expected):
         assert parts == {}
     else:
         assert (parts[AWORK_PROJECT].first_day, parts[AWORK_PROJECT].last_day) == (expected, date(2026, 10, 15))
+
+
+def test_a_reported_deletion_is_settled_unless_awork_confirms_it_and_its_activity_is_still_linked():
+    reported = ["deleted", "billed", "never-ours", "still-in-awork"]
+    gone = ["deleted", "billed"]  # awork answered 404 (never-ours had no link to ask about)
+    still_linked = ["billed", "still-in-awork"]  # MOCO refused to delete the billed one
+    assert settled_deletions(reported, gone, still_linked) == ["deleted", "never-ours", "still-in-awork"]
+    assert settled_deletions([], gone, still_linked) == []

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from connectors.awork import AworkWebhook, AworkWebhookForm
 from connectors.moco import MocoWebHook
+from tasks.time_rules import REPORTED_DELETED
 from tasks.webhook_rules import (
     AWORK_EVENTS,
     MalformedDelivery,
@@ -20,6 +21,7 @@ from tasks.webhook_rules import (
     moco_signature_valid,
     plan_awork_webhook,
     plan_moco_web_hooks,
+    reported_deletion,
     timestamp_fresh,
 )
 
@@ -234,3 +236,15 @@ def test_our_moco_web_hooks_for_other_targets_and_duplicates_are_deleted():
     ]
     plan = plan_moco_web_hooks(moco_hooks() + extra, URL)
     assert sorted(plan.delete) == [100, 101] and plan.create == []
+
+
+def test_only_a_deleted_time_entry_is_kept_as_a_reported_deletion():
+    deleted = {"eventType": "timetracking_deleted", "entityId": "e-1", "entity": {"startDateLocal": "2025-01-31"}}
+    kept = reported_deletion(awork_event(deleted))
+    assert kept is not None
+    assert (kept.kind, kept.source_id, kept.source_day) == (REPORTED_DELETED, "e-1", datetime(2025, 1, 31).date())
+    without_day = reported_deletion(awork_event({"eventType": "timetracking_deleted", "entityId": "e-2"}))
+    assert without_day is not None and without_day.source_day is None
+    for event_type in ("timetracking_updated", "timetracking_added", "absence_deleted", "project_deleted"):
+        assert reported_deletion(awork_event({"eventType": event_type, "entityId": "e-1"})) is None
+    assert reported_deletion(moco_event("Activity", "delete", {"id": 7}, {})) is None

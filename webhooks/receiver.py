@@ -1,6 +1,7 @@
 """The receiver of awork and MOCO webhooks, a small ASGI app (Starlette): it authenticates each delivery, answers
 at once, and emits one Prefect event per delivery for the deployments' triggers. A delivery that is too large
-(413), unauthenticated (401) or malformed (400) is refused with a log line and never becomes an event."""
+(413), unauthenticated (401) or malformed (400) is refused with a log line and never becomes an event. A time entry
+awork reports deleted is first kept in the store, so the push deletes its activity whatever its age."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from typing import Any
 
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from models.settings import Settings
+from models.store import LinkRecord, open_store
 from tasks.webhook_rules import (
     AWORK_PATH,
     AWORK_TOKEN_HEADER,
@@ -27,6 +30,7 @@ from tasks.webhook_rules import (
     awork_token_valid,
     moco_event,
     moco_signature_valid,
+    reported_deletion,
     timestamp_fresh,
 )
 
@@ -58,6 +62,10 @@ def parse_json(body: bytes) -> Any:
         raise MalformedDelivery("the body is not JSON") from error
 
 
+def keep_deleted(settings: Settings, deleted: LinkRecord) -> None:
+    open_store(settings.database_url).save_links([deleted])
+
+
 def create_app(
     settings: Settings,
     awork_token: SecretStr | None,
@@ -87,11 +95,14 @@ def create_app(
         if not awork_token_valid(request.headers.get(AWORK_TOKEN_HEADER), awork_token):
             return refuse(request, "awork", 401, f"wrong or missing {AWORK_TOKEN_HEADER} header")
         try:
-            return accept("awork", awork_event(parse_json(await read_body(request, limit))))
+            event = awork_event(parse_json(await read_body(request, limit)))
         except TooLarge:
             return refuse(request, "awork", 413, f"the body is larger than {limit} bytes")
         except MalformedDelivery as error:
             return refuse(request, "awork", 400, str(error))
+        if (deleted := reported_deletion(event)) is not None:
+            await run_in_threadpool(keep_deleted, settings, deleted)  # before the event: its run finds it
+        return accept("awork", event)
 
     async def moco(request: Request) -> Response:
         try:
